@@ -1,0 +1,424 @@
+//! Network namespaces and their port tables, behind the [`Net`] trait.
+//!
+//! [`Net`] is what a backend implements: the simulated kernel in
+//! [`sim`] (Linux bind rules as measured in `shared/reference/LINUX.md`)
+//! or real sockets in namespaces the run creates itself. [`Kernel`] wraps a
+//! backend for the world: it makes every syscall one scheduling point (a
+//! namespace lock held for exactly that syscall), assigns socket ids in
+//! program order so traces do not depend on the backend, remembers who owns
+//! each socket, and writes one trace line per syscall.
+
+pub mod sim;
+
+use crate::sync;
+use crate::trace::Trace;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A transport protocol, as moby spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Proto> {
+        match s {
+            "tcp" => Some(Proto::Tcp),
+            "udp" => Some(Proto::Udp),
+            "sctp" => Some(Proto::Sctp),
+            _ => None,
+        }
+    }
+
+    /// moby's `types.Protocol` numbering (IPPROTO_*), used for sorting.
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+            Proto::Sctp => 132,
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The errno values the port-mapping code can meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Errno {
+    EADDRINUSE,
+    EACCES,
+    EBADF,
+    EINVAL,
+    EPROTONOSUPPORT,
+    EAFNOSUPPORT,
+    EADDRNOTAVAIL,
+}
+
+impl Errno {
+    /// The text Go prints for this errno (`syscall.Errno.Error()`).
+    pub fn text(self) -> &'static str {
+        match self {
+            Errno::EADDRINUSE => "address already in use",
+            Errno::EACCES => "permission denied",
+            Errno::EBADF => "bad file descriptor",
+            Errno::EINVAL => "invalid argument",
+            Errno::EPROTONOSUPPORT => "protocol not supported",
+            Errno::EAFNOSUPPORT => "address family not supported by protocol",
+            Errno::EADDRNOTAVAIL => "cannot assign requested address",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Errno::EADDRINUSE => "EADDRINUSE",
+            Errno::EACCES => "EACCES",
+            Errno::EBADF => "EBADF",
+            Errno::EINVAL => "EINVAL",
+            Errno::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+            Errno::EAFNOSUPPORT => "EAFNOSUPPORT",
+            Errno::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Errno> {
+        [
+            Errno::EADDRINUSE,
+            Errno::EACCES,
+            Errno::EBADF,
+            Errno::EINVAL,
+            Errno::EPROTONOSUPPORT,
+            Errno::EAFNOSUPPORT,
+            Errno::EADDRNOTAVAIL,
+        ]
+        .into_iter()
+        .find(|e| e.name() == s)
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+/// A namespace: 0 is the host, `d + 1` is daemon `d`'s child namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct NsId(pub usize);
+
+impl NsId {
+    pub const HOST: NsId = NsId(0);
+
+    pub fn child(daemon: usize) -> NsId {
+        NsId(daemon + 1)
+    }
+}
+
+impl fmt::Display for NsId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            f.write_str("host")
+        } else {
+            write!(f, "child{}", self.0)
+        }
+    }
+}
+
+/// A socket, numbered by [`Kernel`] in the order the program opened it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SockId(pub u32);
+
+impl fmt::Display for SockId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s{}", self.0)
+    }
+}
+
+/// socket(2) + setsockopt(2) + bind(2) in one request: the options are set
+/// before the bind, as every program we model does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct BindReq {
+    pub proto: Proto,
+    pub addr: IpAddr,
+    pub port: u16,
+    /// SO_REUSEADDR
+    pub reuse_addr: bool,
+    /// SO_REUSEPORT
+    pub reuse_port: bool,
+    /// IPV6_V6ONLY as asked (IPv6 sockets only; ignored for IPv4).
+    pub v6only: bool,
+}
+
+impl BindReq {
+    /// The socket address as Go prints it: `127.0.0.1:80`, `[::1]:80`.
+    pub fn addr_port(&self) -> String {
+        addr_port(self.addr, self.port)
+    }
+
+    /// `tcp 127.0.0.1:80 RA V6ONLY` style summary for traces.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} {}", self.proto, self.addr_port());
+        if self.reuse_addr {
+            s.push_str(" RA");
+        }
+        if self.reuse_port {
+            s.push_str(" RP");
+        }
+        if self.addr.is_ipv6() {
+            s.push_str(if self.v6only {
+                " V6ONLY=1"
+            } else {
+                " V6ONLY=0"
+            });
+        }
+        s
+    }
+}
+
+/// `ip:port` with brackets around IPv6, as Go's `net.JoinHostPort`.
+pub fn addr_port(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// What a backend reports about one open socket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SockInfo {
+    pub id: SockId,
+    pub req: BindReq,
+    /// V6ONLY as the kernel applies it (a specific IPv6 address forces 1).
+    pub v6only_effective: bool,
+    pub listening: bool,
+}
+
+/// Per-namespace settings, as a fresh Linux namespace has them by default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NsConfig {
+    /// `net.ipv4.ip_local_port_range`, e.g. "32768\t60999".
+    pub ip_local_port_range: String,
+    /// `net.ipv4.ip_local_reserved_ports`, e.g. "" or "8080,30000-30002".
+    pub ip_local_reserved_ports: String,
+    /// `net.ipv4.ip_unprivileged_port_start`.
+    pub ip_unprivileged_port_start: u16,
+}
+
+impl Default for NsConfig {
+    fn default() -> Self {
+        NsConfig {
+            ip_local_port_range: "32768\t60999".to_string(),
+            ip_local_reserved_ports: String::new(),
+            ip_unprivileged_port_start: 1024,
+        }
+    }
+}
+
+/// A kernel backend: namespaces with port tables. Every method is one
+/// atomic step; [`Kernel`] adds scheduling points and tracing around them.
+pub trait Net: Send + Sync {
+    /// Short name for messages: "sim" or "linux".
+    fn name(&self) -> &'static str;
+    /// Create namespace `ns` with `cfg` (called once per namespace, in order).
+    fn create_ns(&self, ns: NsId, cfg: &NsConfig) -> Result<(), String>;
+    /// Open socket `id` in `ns` and bind it. `privileged` binders may use
+    /// ports below `ip_unprivileged_port_start`. On error no socket remains.
+    fn bind(&self, ns: NsId, id: SockId, req: &BindReq, privileged: bool) -> Result<(), Errno>;
+    /// listen(2) on a bound TCP socket.
+    fn listen(&self, ns: NsId, id: SockId) -> Result<(), Errno>;
+    /// close(2). `EBADF` when `id` is not open.
+    fn close(&self, ns: NsId, id: SockId) -> Result<(), Errno>;
+    /// Open sockets of `ns`, ordered by id.
+    fn sockets(&self, ns: NsId) -> Vec<SockInfo>;
+    /// Would `req` (then listen, if `listen`) succeed now? Leaves no trace
+    /// and no socket. Used by checkers.
+    fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno>;
+    /// Read a sysctl of `ns` by its /proc/sys path below `net/ipv4/`,
+    /// e.g. "ip_local_port_range".
+    fn sysctl(&self, ns: NsId, name: &str) -> Result<String, Errno>;
+}
+
+/// The world's view of the kernel: a backend plus scheduling points, socket
+/// numbering, owners and trace lines.
+pub struct Kernel {
+    net: Arc<dyn Net>,
+    ns_locks: Vec<sync::Mutex<()>>,
+    state: std::sync::Mutex<KernelState>,
+    trace: Arc<Trace>,
+}
+
+#[derive(Default)]
+struct KernelState {
+    next_id: u32,
+    owners: BTreeMap<(NsId, SockId), String>,
+}
+
+impl Kernel {
+    /// Wrap `net`, creating `cfgs.len()` namespaces (index = [`NsId`]).
+    pub fn new(net: Arc<dyn Net>, cfgs: &[NsConfig], trace: Arc<Trace>) -> Result<Kernel, String> {
+        for (i, c) in cfgs.iter().enumerate() {
+            net.create_ns(NsId(i), c)?;
+        }
+        Ok(Kernel {
+            net,
+            ns_locks: cfgs.iter().map(|_| sync::Mutex::new(())).collect(),
+            state: std::sync::Mutex::new(KernelState::default()),
+            trace,
+        })
+    }
+
+    pub fn net(&self) -> &Arc<dyn Net> {
+        &self.net
+    }
+
+    pub fn trace(&self) -> &Arc<Trace> {
+        &self.trace
+    }
+
+    fn layer(ns: NsId) -> String {
+        if ns == NsId::HOST {
+            "host".to_string()
+        } else {
+            format!("d{}/child", ns.0)
+        }
+    }
+
+    /// socket + options + bind, as one syscall step. On success the socket
+    /// is recorded as owned by `owner`.
+    pub fn bind(
+        &self,
+        who: &str,
+        ns: NsId,
+        req: &BindReq,
+        privileged: bool,
+        owner: &str,
+    ) -> Result<SockId, Errno> {
+        let _g = sync::lock(&self.ns_locks[ns.0]);
+        let id = {
+            let mut st = sync::state(&self.state);
+            st.next_id += 1;
+            SockId(st.next_id)
+        };
+        let r = self.net.bind(ns, id, req, privileged);
+        match r {
+            Ok(()) => {
+                sync::state(&self.state)
+                    .owners
+                    .insert((ns, id), owner.to_string());
+                self.trace.emit(
+                    who,
+                    &Self::layer(ns),
+                    format!("bind {}", req.describe()),
+                    format!("ok {id}"),
+                );
+                Ok(id)
+            }
+            Err(e) => {
+                self.trace.emit(
+                    who,
+                    &Self::layer(ns),
+                    format!("bind {}", req.describe()),
+                    e.name(),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// listen(2) as one syscall step.
+    pub fn listen(&self, who: &str, ns: NsId, id: SockId) -> Result<(), Errno> {
+        let _g = sync::lock(&self.ns_locks[ns.0]);
+        let r = self.net.listen(ns, id);
+        self.trace.emit(
+            who,
+            &Self::layer(ns),
+            format!("listen {id}"),
+            result_text(&r),
+        );
+        r
+    }
+
+    /// close(2) as one syscall step.
+    pub fn close(&self, who: &str, ns: NsId, id: SockId) -> Result<(), Errno> {
+        let _g = sync::lock(&self.ns_locks[ns.0]);
+        let r = self.net.close(ns, id);
+        if r.is_ok() {
+            sync::state(&self.state).owners.remove(&(ns, id));
+        }
+        self.trace.emit(
+            who,
+            &Self::layer(ns),
+            format!("close {id}"),
+            result_text(&r),
+        );
+        r
+    }
+
+    /// Hand a socket to another owner (a file descriptor passed to
+    /// docker-proxy). Not a syscall on the namespace: no scheduling point.
+    pub fn set_owner(&self, ns: NsId, id: SockId, owner: &str) {
+        if let Some(o) = sync::state(&self.state).owners.get_mut(&(ns, id)) {
+            *o = owner.to_string();
+        }
+    }
+
+    /// The owner label of an open socket.
+    pub fn owner(&self, ns: NsId, id: SockId) -> Option<String> {
+        sync::state(&self.state).owners.get(&(ns, id)).cloned()
+    }
+
+    /// Open sockets of `ns` with their owners, ordered by id.
+    pub fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)> {
+        let owners = sync::state(&self.state).owners.clone();
+        self.net
+            .sockets(ns)
+            .into_iter()
+            .map(|s| {
+                let o = owners.get(&(ns, s.id)).cloned().unwrap_or_default();
+                (s, o)
+            })
+            .collect()
+    }
+
+    /// Read a sysctl without a scheduling point (daemons read them at start).
+    pub fn sysctl(&self, ns: NsId, name: &str) -> Result<String, Errno> {
+        self.net.sysctl(ns, name)
+    }
+
+    /// Dry-run a bind (see [`Net::probe`]).
+    pub fn probe(
+        &self,
+        ns: NsId,
+        req: &BindReq,
+        listen: bool,
+        privileged: bool,
+    ) -> Result<(), Errno> {
+        self.net.probe(ns, req, listen, privileged)
+    }
+}
+
+fn result_text(r: &Result<(), Errno>) -> String {
+    match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.name().to_string(),
+    }
+}

@@ -1,0 +1,11 @@
+//! portsim: deterministic simulation and model checking of how rootless
+//! Docker maps published ports. See DESIGN.md in the steering repository
+//! and README.md for the layers; each module says which Go code it mirrors.
+
+pub mod allocator;
+pub mod error;
+pub mod kernel;
+pub mod rootlesskit;
+pub mod scenario;
+pub mod sync;
+pub mod trace;

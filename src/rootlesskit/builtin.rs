@@ -1,0 +1,1 @@
+//! builtin driver (stub).
