@@ -72,6 +72,7 @@ pub enum Errno {
     EPROTONOSUPPORT,
     EAFNOSUPPORT,
     EADDRNOTAVAIL,
+    EOPNOTSUPP,
 }
 
 impl Errno {
@@ -85,6 +86,7 @@ impl Errno {
             Errno::EPROTONOSUPPORT => "protocol not supported",
             Errno::EAFNOSUPPORT => "address family not supported by protocol",
             Errno::EADDRNOTAVAIL => "cannot assign requested address",
+            Errno::EOPNOTSUPP => "operation not supported",
         }
     }
 
@@ -97,6 +99,7 @@ impl Errno {
             Errno::EPROTONOSUPPORT => "EPROTONOSUPPORT",
             Errno::EAFNOSUPPORT => "EAFNOSUPPORT",
             Errno::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+            Errno::EOPNOTSUPP => "EOPNOTSUPP",
         }
     }
 
@@ -109,6 +112,7 @@ impl Errno {
             Errno::EPROTONOSUPPORT,
             Errno::EAFNOSUPPORT,
             Errno::EADDRNOTAVAIL,
+            Errno::EOPNOTSUPP,
         ]
         .into_iter()
         .find(|e| e.name() == s)
