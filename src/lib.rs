@@ -3,9 +3,18 @@
 //! and README.md for the layers; each module says which Go code it mirrors.
 
 pub mod allocator;
+pub mod bridge;
+pub mod check;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod cli;
 pub mod error;
+pub mod explore;
 pub mod kernel;
+pub mod mapper;
+pub mod occupant;
+pub mod report;
 pub mod rootlesskit;
 pub mod scenario;
 pub mod sync;
 pub mod trace;
+pub mod world;

@@ -29,6 +29,8 @@ pub struct Scenario {
     /// Most host ports of any start's range that occupants may hold at once
     /// for the convergence property to be required (None: no limit).
     pub occupant_budget: Option<u32>,
+    /// The seed `portsim run` uses when none is given.
+    pub seed: Option<u64>,
     /// Expected outcome per policy name.
     pub expect: BTreeMap<String, Expectation>,
 }

@@ -1,0 +1,323 @@
+//! The `portsim` command line.
+//!
+//! Exit codes: 0 every property held, 1 a property was violated, 2 a bad
+//! scenario file or flag (one message, nothing else printed), 3 an
+//! internal error. Output is assembled in full before it is written.
+
+use crate::explore::schedule::Schedule;
+use crate::explore::{self, KernelKind};
+use crate::mapper;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "portsim",
+    version,
+    about = "Find and prove concurrency bugs in rootless Docker's port mapping",
+    after_help = policies_help()
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KernelArg {
+    Sim,
+    Linux,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one deterministic interleaving of a scenario and print its trace,
+    /// each start's outcome and each property's verdict.
+    Run {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Port-mapping policy (see the list below).
+        #[arg(long, default_value = "moby-master", value_parser = policy_names())]
+        policy: String,
+        /// Seed of the scheduler that picks the interleaving (default: the
+        /// scenario's `seed`, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Kernel backend.
+        #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
+        kernel: KernelArg,
+        /// Replay a schedule file written by `portsim check` instead of a seed.
+        #[arg(long, conflicts_with = "seed")]
+        schedule: Option<PathBuf>,
+    },
+    /// Explore many interleavings; on a violation print the minimized
+    /// counterexample and the command that replays it.
+    Check {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        #[arg(long, default_value = "moby-master", value_parser = policy_names())]
+        policy: String,
+        #[arg(long, value_enum, default_value_t = EngineArg::Pct)]
+        engine: EngineArg,
+        /// Executions to explore (at most).
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+        /// PCT bug depth.
+        #[arg(long, default_value_t = 3)]
+        depth: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where to write the failing schedule.
+        #[arg(long, default_value = "portsim-schedules")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Random,
+    Pct,
+    Dfs,
+    Portfolio,
+}
+
+fn policy_names() -> clap::builder::PossibleValuesParser {
+    let names: Vec<&'static str> = mapper::policies().iter().map(|p| p.name()).collect();
+    clap::builder::PossibleValuesParser::new(names)
+}
+
+fn policies_help() -> String {
+    let mut s = String::from("Policies:\n");
+    for p in mapper::policies() {
+        s.push_str(&format!("  {:<14} {}\n", p.name(), p.summary()));
+    }
+    s
+}
+
+fn emit(out: &str) {
+    let mut so = std::io::stdout().lock();
+    let _ = so.write_all(out.as_bytes());
+    let _ = so.flush();
+}
+
+fn fail(code: u8, msg: &str) -> ExitCode {
+    eprintln!("portsim: {msg}");
+    ExitCode::from(code)
+}
+
+/// Parse the arguments and run; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Run {
+            scenario,
+            policy,
+            seed,
+            format,
+            kernel,
+            schedule,
+        } => {
+            let sc = match crate::scenario::load(&scenario) {
+                Ok(s) => Arc::new(s),
+                Err(e) => return fail(2, &e.to_string()),
+            };
+            let policy = mapper::by_name(&policy).expect("clap checked the policy name");
+            let kind = match kernel {
+                KernelArg::Sim => KernelKind::Sim,
+                KernelArg::Linux => KernelKind::Linux,
+            };
+            let result = match &schedule {
+                None => explore::run_seed(&sc, policy, seed.or(sc.seed).unwrap_or(0), kind),
+                Some(path) => {
+                    let text = match std::fs::read_to_string(path) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            return fail(
+                                2,
+                                &format!("{}: cannot read schedule: {e}", path.display()),
+                            );
+                        }
+                    };
+                    let sched = match Schedule::parse(&text) {
+                        Ok(s) => s,
+                        Err(e) => return fail(2, &format!("{}:{e}", path.display())),
+                    };
+                    let label = format!("schedule {}", path.display());
+                    match explore::run_schedule(&sc, policy, &sched, false, kind, &label) {
+                        Ok((r, _)) => Ok(r),
+                        Err(e) => return fail(2, &format!("{}: {e}", path.display())),
+                    }
+                }
+            };
+            let report = match result {
+                Ok(r) => r,
+                Err(e) => return fail(3, &e),
+            };
+            emit(&match format {
+                Format::Text => report.text(),
+                Format::Json => report.json(),
+            });
+            ExitCode::from(if report.violated() { 1 } else { 0 })
+        }
+        Command::Check {
+            scenario,
+            policy,
+            engine,
+            iterations,
+            depth,
+            seed,
+            out,
+        } => {
+            let policy = mapper::by_name(&policy).expect("clap checked the policy name");
+            check_cmd(&scenario, policy, engine, iterations, depth, seed, &out)
+        }
+    }
+}
+
+fn check_cmd(
+    path: &std::path::Path,
+    policy: &'static dyn crate::mapper::Policy,
+    engine: EngineArg,
+    iterations: usize,
+    depth: usize,
+    seed: u64,
+    out: &std::path::Path,
+) -> ExitCode {
+    use crate::explore::engine::{EngineKind, explore, explore_portfolio};
+    let sc = match crate::scenario::load(path) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    let (x, label) = match engine {
+        EngineArg::Portfolio => match explore_portfolio(&sc, policy, iterations, seed) {
+            Ok((x, _)) => (x, format!("portfolio seed {seed}")),
+            Err(e) => return fail(3, &e),
+        },
+        e => {
+            let kind = match e {
+                EngineArg::Random => EngineKind::Random,
+                EngineArg::Pct => EngineKind::Pct { depth },
+                _ => EngineKind::Dfs,
+            };
+            match explore(&sc, policy, kind, iterations, seed) {
+                Ok(x) => (x, format!("{} seed {seed}", kind.describe())),
+                Err(e) => return fail(3, &e),
+            }
+        }
+    };
+    let mut s = String::new();
+    let Some(f) = x.failure else {
+        s.push_str(&format!(
+            "{} under {}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps\n",
+            sc.name,
+            policy.name(),
+            x.executions,
+            x.outcomes.len(),
+            x.max_threads,
+            x.max_steps
+        ));
+        if engine == EngineArg::Pct {
+            s.push_str(&format!(
+                "{}\n",
+                pct_bound(x.executions, x.max_threads, x.max_steps, depth)
+            ));
+        }
+        for o in &x.outcomes {
+            s.push_str(&format!("  outcome: {o}\n"));
+        }
+        emit(&s);
+        return ExitCode::from(0);
+    };
+    let m = match crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000) {
+        Ok(m) => m,
+        Err(e) => return fail(3, &e),
+    };
+    let file = out.join(format!(
+        "{}-{}-{}.schedule",
+        sc.name,
+        policy.name(),
+        f.property
+    ));
+    let body = format!(
+        "# portsim schedule: scenario {} ({}), policy {}, violates {}\n# found by {label}, execution {}; minimized\n{}",
+        sc.name,
+        path.display(),
+        policy.name(),
+        f.property,
+        f.execution,
+        m.recorded.schedule.to_text()
+    );
+    if let Err(e) = write_atomic(&file, &body) {
+        return fail(
+            3,
+            &format!("{}: cannot write schedule: {e}", file.display()),
+        );
+    }
+    s.push_str(&format!(
+        "{} under {}: {} VIOLATED, found by {label} at execution {} of {}\n",
+        sc.name,
+        policy.name(),
+        f.property,
+        f.execution,
+        x.executions
+    ));
+    s.push_str(&format!(
+        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)\n\n",
+        f.recorded.preemptions,
+        f.recorded.schedule.tasks().count(),
+        m.recorded.preemptions,
+        m.recorded.schedule.tasks().count(),
+        m.tries
+    ));
+    s.push_str(&m.report.text());
+    s.push_str(&format!("\nschedule written to {}\n", file.display()));
+    s.push_str(&format!(
+        "replay: portsim run {} --policy {} --schedule {}\n",
+        path.display(),
+        policy.name(),
+        file.display()
+    ));
+    emit(&s);
+    ExitCode::from(1)
+}
+
+/// PCT's guarantee: one execution finds a given bug of depth d with
+/// probability at least 1/(n k^(d-1)) for n threads and k steps.
+pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) -> String {
+    let n = threads.max(1) as f64;
+    let k = steps.max(1) as f64;
+    let p = 1.0 / (n * k.powi(depth.saturating_sub(1) as i32));
+    let miss = (1.0 - p).powf(executions as f64);
+    format!(
+        "PCT bound: each execution finds a given bug of depth <= {depth} with probability >= 1/({}*{}^{}) = {p:.3e}; after {executions} executions the chance it was missed is <= {miss:.3e}",
+        threads.max(1),
+        steps.max(1),
+        depth.saturating_sub(1)
+    )
+}
+
+fn write_atomic(path: &std::path::Path, body: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("schedule.tmp");
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, path)
+}

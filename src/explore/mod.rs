@@ -1,0 +1,67 @@
+//! Engines: how the interleavings of world runs are chosen, and the
+//! minimizer that shrinks a failing one.
+//!
+//! Every engine runs the same [`World`] code; only the scheduler differs:
+//! shuttle's random, PCT and DFS schedulers (wrapped in a [`Recorder`] so
+//! any execution can be replayed), a portfolio of them, or a [`Replayer`]
+//! that makes the choices of a saved [`Schedule`] again. Loom models live
+//! in `models/` and use the same world under `--cfg loom`.
+
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod engine;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod minimize;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod schedule;
+
+use crate::kernel::Net;
+use crate::mapper::Policy;
+use crate::report::RunReport;
+use crate::scenario::Scenario;
+use crate::world::World;
+use std::sync::Arc;
+
+/// Which kernel backend a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelKind {
+    Sim,
+    Linux,
+}
+
+impl KernelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelKind::Sim => "sim",
+            KernelKind::Linux => "linux",
+        }
+    }
+}
+
+/// A fresh backend for one execution.
+pub fn make_net(kind: KernelKind) -> Result<Arc<dyn Net>, String> {
+    match kind {
+        KernelKind::Sim => Ok(Arc::new(crate::kernel::sim::SimNet::new())),
+        KernelKind::Linux => Err("the linux kernel backend is not built yet".to_string()),
+    }
+}
+
+/// Build the world and run it; call inside an engine execution.
+pub fn execute(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    kind: KernelKind,
+    schedule: &str,
+) -> Result<RunReport, String> {
+    let net = make_net(kind)?;
+    let world = World::build(scenario.clone(), policy, net)?;
+    world.run();
+    Ok(RunReport::from_world(
+        &world,
+        crate::sync::ENGINE,
+        kind.name(),
+        schedule,
+    ))
+}
+
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub use engine::{run_schedule, run_seed};

@@ -1,0 +1,230 @@
+//! The parts of the nat mapper that both pinned commits share:
+//! `UnmapPorts`, `setChildHostIP`, `configPortDriver`, the group check at
+//! the top of `MapPorts`, and the loop that turns an allocation into
+//! bindings. File `daemon/libnetwork/portmappers/nat/mapper_linux.go`,
+//! identical in these functions at b985e2313a and 1afdcdeb27.
+
+use super::{Env, OsFile, PortBinding, PortBindingReq};
+use crate::allocator::OsAllocator;
+use crate::error::{GoError, Kind};
+use crate::kernel::SockId;
+use std::net::IpAddr;
+
+/// The check at the top of `MapPorts`: every request of a group shares
+/// proto, container port and host range. Go's message prints the first
+/// request's container port on both sides.
+pub fn check_group(cfg: &[PortBindingReq]) -> Result<(), GoError> {
+    let Some(first) = cfg.first() else {
+        return Ok(());
+    };
+    for c in &cfg[1..] {
+        if c.proto != first.proto
+            || c.port != first.port
+            || c.host_port != first.host_port
+            || c.host_port_end != first.host_port_end
+        {
+            return Err(GoError::new(format!(
+                "port binding mismatch {}/{}:{}-{}, {}/{}:{}-{}",
+                first.port,
+                first.proto,
+                first.host_port,
+                first.host_port_end,
+                first.port,
+                c.proto,
+                c.host_port,
+                c.host_port_end
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The loop over `cfg` from the end calling `setChildHostIP`: requests
+/// whose proto and family the port driver cannot serve are deleted.
+pub fn set_child_host_ips(env: &Env, who: &str, cfg: &mut Vec<PortBindingReq>) {
+    for i in (0..cfg.len()).rev() {
+        match env.pdc {
+            None => cfg[i].child_host_ip = Some(cfg[i].host_ip),
+            Some(pdc) => match pdc.child_host_ip(cfg[i].proto.as_str(), cfg[i].host_ip) {
+                Some(chip) => cfg[i].child_host_ip = Some(chip),
+                None => {
+                    env.log(
+                        who,
+                        format!(
+                            "drop {} {}: unsupported by the port driver",
+                            cfg[i].proto, cfg[i].host_ip
+                        ),
+                    );
+                    cfg.remove(i);
+                }
+            },
+        }
+    }
+}
+
+/// `sliceutil.Map(cfg, ChildHostIP)`: the addresses the allocator probes.
+pub fn child_addrs(cfg: &[PortBindingReq]) -> Vec<IpAddr> {
+    cfg.iter()
+        .map(|c| c.child_host_ip.unwrap_or(c.host_ip))
+        .collect()
+}
+
+/// The group's shared values, read from `cfg[0]` at the top of `MapPorts`
+/// before any request is dropped: proto, host port, host port end.
+pub fn group_key(cfg: &[PortBindingReq]) -> (crate::kernel::Proto, u16, u16) {
+    (cfg[0].proto, cfg[0].host_port, cfg[0].host_port_end)
+}
+
+/// `pa.RequestPortsInRange(addrs, proto, int(hostPort), int(hostPortEnd))`
+/// on the daemon's OS allocator.
+pub fn request_ports(
+    env: &Env,
+    who: &str,
+    owner: &str,
+    key: (crate::kernel::Proto, u16, u16),
+    addrs: &[IpAddr],
+) -> Result<(u16, Vec<SockId>), GoError> {
+    let pa = OsAllocator {
+        allocator: env.allocator,
+        kernel: env.kernel,
+        ns: env.ns,
+    };
+    pa.request_ports_in_range(who, owner, addrs, key.0, i32::from(key.1), i32::from(key.2))
+}
+
+/// The loop in `MapPorts` that builds one binding per request for the
+/// allocated port, each holding its child socket.
+pub fn make_bindings(
+    env: &Env,
+    cfg: &[PortBindingReq],
+    port: u16,
+    socks: &[SockId],
+) -> Vec<PortBinding> {
+    cfg.iter()
+        .zip(socks)
+        .map(|(c, s)| {
+            let chip = c.child_host_ip.unwrap_or(c.host_ip);
+            PortBinding {
+                proto: c.proto,
+                ip: c.ip,
+                port: c.port,
+                host_ip: c.host_ip,
+                host_port: port,
+                host_port_end: port,
+                mapper: c.mapper,
+                nat: Some((chip, port)),
+                bound_socket: Some(OsFile::new(env.ns, *s)),
+                child_host_ip: chip,
+                port_driver_remove: None,
+                stop_proxy: None,
+                rootlesskit_unsupported: false,
+            }
+        })
+        .collect()
+}
+
+/// `configPortDriver`: ask rootlesskit for each binding's host port, in
+/// order; an unsupported protocol marks the binding and continues, any
+/// other error stops at once (earlier bindings keep their registration).
+pub fn config_port_driver(env: &Env, who: &str, pbs: &mut [PortBinding]) -> Result<(), GoError> {
+    for i in 0..pbs.len() {
+        let Some(pdc) = env.pdc else { continue };
+        if pbs[i].host_port == 0 {
+            continue;
+        }
+        let b = pbs[i].clone();
+        let r = pdc.add_port(
+            who,
+            b.proto.as_str(),
+            b.host_ip,
+            b.child_host_ip,
+            b.host_port,
+        );
+        match r {
+            Ok(rm) => pbs[i].port_driver_remove = Some(rm),
+            Err(e) => {
+                pbs[i].port_driver_remove = None;
+                if e.kind == Kind::ProtocolUnsupported {
+                    env.log(
+                        who,
+                        format!(
+                            "discarding request for {}: {}",
+                            crate::kernel::addr_port(b.host_ip, b.host_port),
+                            e
+                        ),
+                    );
+                    pbs[i].rootlesskit_unsupported = true;
+                    continue;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `UnmapPorts`: close each binding's socket and remove its rootlesskit
+/// port (collecting errors), then release every binding's port.
+pub fn unmap_ports(env: &Env, who: &str, pbs: &[PortBinding]) -> Result<(), GoError> {
+    let mut errs: Vec<String> = Vec::new();
+    for pb in pbs {
+        if let Some(f) = &pb.bound_socket
+            && let Err(e) = f.close(env.kernel, who)
+        {
+            errs.push(format!(
+                "failed to close socket for port mapping {}: {}",
+                pb.go_string(),
+                e
+            ));
+        }
+        if let Some(rm) = pb.port_driver_remove
+            && let Some(pdc) = env.pdc
+            && let Err(e) = pdc.remove(who, rm)
+        {
+            errs.push(e.text);
+        }
+    }
+    for pb in pbs {
+        env.allocator
+            .release_port(who, pb.child_host_ip, pb.proto.as_str(), pb.host_port);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(GoError::new(errs.join("\n")))
+    }
+}
+
+/// Run Go's deferred `if retErr != nil { UnmapPorts(bindings) }` and log
+/// its error as the Go code does (a warning, never returned).
+pub fn deferred_unmap(env: &Env, who: &str, policy: &dyn super::Policy, bindings: &[PortBinding]) {
+    env.log(
+        who,
+        format!("deferred UnmapPorts of {} binding(s)", bindings.len()),
+    );
+    if let Err(e) = policy.unmap_ports(env, who, bindings) {
+        env.log(
+            who,
+            format!(
+                "Failed to release port bindings: {}",
+                e.text.replace('\n', "; ")
+            ),
+        );
+    }
+}
+
+/// A trace summary of a group: `[0.0.0.0 ::] tcp/80 0-0`.
+pub fn describe_group(cfg: &[PortBindingReq]) -> String {
+    let ips: Vec<String> = cfg.iter().map(|c| c.host_ip.to_string()).collect();
+    match cfg.first() {
+        Some(c) => format!(
+            "[{}] {}/{} {}-{}",
+            ips.join(" "),
+            c.proto,
+            c.port,
+            c.host_port,
+            c.host_port_end
+        ),
+        None => "[]".to_string(),
+    }
+}

@@ -1,0 +1,107 @@
+//! `pr-52927`: `(PortMapper).MapPorts` of
+//! `daemon/libnetwork/portmappers/nat/mapper_linux.go` at the head of moby
+//! PR #52927 (1afdcdeb27), with `isAddrInUse` and `maxHostBindAttempts`.
+//!
+//! The allocate-and-bind cycle runs up to ten times while the host port is
+//! dynamic and rootlesskit answers "address already in use". Ported as it
+//! is, including that `bindings` is truncated only after a successful
+//! allocation, so an allocation failure on a retry returns with the
+//! previous attempt's (already unmapped) bindings in view of the deferred
+//! cleanup, which unmaps them a second time.
+
+use super::common::*;
+use super::{Env, Policy, PortBinding, PortBindingReq};
+use crate::error::GoError;
+use crate::kernel::Errno;
+
+/// `maxHostBindAttempts`.
+pub const MAX_HOST_BIND_ATTEMPTS: usize = 10;
+
+/// `isAddrInUse`: `errors.Is(err, syscall.EADDRINUSE)`, or the text, since
+/// the errno does not survive rootlesskit's HTTP API.
+pub fn is_addr_in_use(err: &GoError) -> bool {
+    err.is_errno(Errno::EADDRINUSE) || err.text.contains("address already in use")
+}
+
+pub struct Pr52927;
+
+impl Policy for Pr52927 {
+    fn name(&self) -> &'static str {
+        "pr-52927"
+    }
+
+    fn summary(&self) -> &'static str {
+        "moby PR #52927 head 1afdcdeb27: retry allocate+AddPort on host EADDRINUSE (10 attempts)"
+    }
+
+    fn map_ports(
+        &self,
+        env: &Env,
+        who: &str,
+        owner: &str,
+        mut cfg: Vec<PortBindingReq>,
+    ) -> Result<Vec<PortBinding>, GoError> {
+        if cfg.is_empty() {
+            return Ok(Vec::new());
+        }
+        check_group(&cfg)?;
+        let key = group_key(&cfg);
+
+        let mut bindings: Vec<PortBinding> = Vec::new();
+        let result = (|| {
+            set_child_host_ips(env, who, &mut cfg);
+            let addrs = child_addrs(&cfg);
+            let dynamic_port = key.1 == 0 || key.1 != key.2;
+            let mut attempt = 0;
+            loop {
+                let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
+                bindings.clear();
+                bindings.extend(make_bindings(env, &cfg, port, &socks));
+                let err = match config_port_driver(env, who, &mut bindings) {
+                    Ok(()) => return Ok(bindings.clone()),
+                    Err(e) => e,
+                };
+                if !dynamic_port || !is_addr_in_use(&err) || attempt >= MAX_HOST_BIND_ATTEMPTS - 1 {
+                    return Err(err);
+                }
+                if let Err(u) = self.unmap_ports(env, who, &bindings) {
+                    env.log(
+                        who,
+                        format!(
+                            "Failed to release port bindings before retry: {}",
+                            u.text.replace('\n', "; ")
+                        ),
+                    );
+                }
+                env.log(
+                    who,
+                    format!(
+                        "host-namespace collision on {port}, attempt {}: retrying with a new port",
+                        attempt + 1
+                    ),
+                );
+                attempt += 1;
+            }
+        })();
+        if result.is_err() {
+            deferred_unmap(env, who, self, &bindings);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addr_in_use_is_matched_by_errno_or_by_text() {
+        assert!(is_addr_in_use(&GoError::with_errno("x", Errno::EADDRINUSE)));
+        assert!(is_addr_in_use(&GoError::new(
+            "error while calling RootlessKit PortManager.AddPort(): listen tcp4 0.0.0.0:1: bind: address already in use"
+        )));
+        assert!(!is_addr_in_use(&GoError::new(
+            "error while calling RootlessKit PortManager.AddPort(): reply.Error: map[desc:bad request: add_hostfwd: slirp_add_hostfwd failed]"
+        )));
+    }
+}

@@ -1,0 +1,184 @@
+//! What one run tells the user: the trace, each start's outcome in moby's
+//! words, each property's verdict, and whether the scenario's expectations
+//! for the policy were met. Rendered as stable text or as JSON.
+
+use crate::check::{Property, Violation};
+use crate::scenario::{ExpectStart, Verdict};
+use crate::trace::Event;
+use crate::world::{StartOutcome, World};
+use serde::Serialize;
+
+/// A property's verdict in one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PropertyVerdict {
+    pub property: Property,
+    pub holds: bool,
+    /// The first violation, if any.
+    pub violation: Option<Violation>,
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub policy: String,
+    pub engine: String,
+    pub kernel: String,
+    /// How the interleaving was chosen: `seed 0`, `schedule FILE`, ...
+    pub schedule: String,
+    pub trace: Vec<Event>,
+    pub starts: Vec<StartOutcome>,
+    pub properties: Vec<PropertyVerdict>,
+    /// Mismatches against the scenario's `[expect.POLICY]` (None: no
+    /// expectations for this policy).
+    pub expectations: Option<Vec<String>>,
+}
+
+impl RunReport {
+    /// Collect the report from a finished world.
+    pub fn from_world(w: &World, engine: &str, kernel: &str, schedule: &str) -> RunReport {
+        let starts: Vec<StartOutcome> = crate::sync::state(&w.outcomes)
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let properties: Vec<PropertyVerdict> = w
+            .checker
+            .verdicts()
+            .into_iter()
+            .map(|(property, violation)| PropertyVerdict {
+                property,
+                holds: violation.is_none(),
+                violation,
+            })
+            .collect();
+        let expectations = w.scenario.expect.get(w.policy.name()).map(|e| {
+            let mut miss = Vec::new();
+            for (name, want) in &e.starts {
+                let got = starts.iter().find(|s| &s.container == name);
+                if let Some(m) = start_mismatch(name, want, got) {
+                    miss.push(m);
+                }
+            }
+            for (name, want) in &e.properties {
+                if let Some(pv) = properties.iter().find(|p| p.property.name() == name) {
+                    let got = if pv.holds {
+                        Verdict::Holds
+                    } else {
+                        Verdict::Violated
+                    };
+                    if got != *want {
+                        miss.push(format!(
+                            "{name}: expected {}, got {}",
+                            verdict_word(*want),
+                            verdict_word(got)
+                        ));
+                    }
+                }
+            }
+            miss
+        });
+        RunReport {
+            scenario: w.scenario.name.clone(),
+            policy: w.policy.name().to_string(),
+            engine: engine.to_string(),
+            kernel: kernel.to_string(),
+            schedule: schedule.to_string(),
+            trace: w.trace.events(),
+            starts,
+            properties,
+            expectations,
+        }
+    }
+
+    /// Some property was violated.
+    pub fn violated(&self) -> bool {
+        self.properties.iter().any(|p| !p.holds)
+    }
+
+    /// The trace alone, one line per event.
+    pub fn trace_text(&self) -> String {
+        self.trace.iter().map(|e| e.line() + "\n").collect()
+    }
+
+    /// The whole report as stable text.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "scenario {} | policy {} | engine {} | kernel {} | {}\n\ntrace:\n",
+            self.scenario, self.policy, self.engine, self.kernel, self.schedule
+        );
+        s.push_str(&self.trace_text());
+        s.push_str("\nstarts:\n");
+        for o in &self.starts {
+            s.push_str(&format!("  {:<6} {}\n", o.container, o.summary()));
+        }
+        s.push_str("\nproperties:\n");
+        for p in &self.properties {
+            match &p.violation {
+                None => s.push_str(&format!("  {:<22} holds\n", p.property.name())),
+                Some(v) => s.push_str(&format!(
+                    "  {:<22} VIOLATED at step {}: {}\n",
+                    p.property.name(),
+                    v.step,
+                    v.message
+                )),
+            }
+        }
+        match &self.expectations {
+            None => s.push_str(&format!("\nexpectations: none for {}\n", self.policy)),
+            Some(m) if m.is_empty() => {
+                s.push_str(&format!("\nexpectations for {}: all met\n", self.policy))
+            }
+            Some(m) => {
+                s.push_str(&format!(
+                    "\nexpectations for {}: {} NOT met\n",
+                    self.policy,
+                    m.len()
+                ));
+                for x in m {
+                    s.push_str(&format!("  {x}\n"));
+                }
+            }
+        }
+        s
+    }
+
+    /// The whole report as pretty JSON (same content as [`RunReport::text`]).
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes") + "\n"
+    }
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "holds",
+        Verdict::Violated => "violated",
+    }
+}
+
+fn start_mismatch(name: &str, want: &ExpectStart, got: Option<&StartOutcome>) -> Option<String> {
+    let Some(got) = got else {
+        return Some(format!("{name}: expected a start, but it never ran"));
+    };
+    let ok = match want {
+        ExpectStart::Ok(None) => got.ok,
+        ExpectStart::Ok(Some(ports)) => got.ok && &got.ports == ports,
+        ExpectStart::Err(None) => !got.ok,
+        ExpectStart::Err(Some(t)) => got.error.as_deref() == Some(t.as_str()),
+    };
+    if ok {
+        return None;
+    }
+    let want_s = match want {
+        ExpectStart::Ok(None) => "ok".to_string(),
+        ExpectStart::Ok(Some(p)) => {
+            format!(
+                "ok {}",
+                p.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+            )
+        }
+        ExpectStart::Err(None) => "error".to_string(),
+        ExpectStart::Err(Some(t)) => format!("error: {t}"),
+    };
+    Some(format!("{name}: expected {want_s}, got {}", got.summary()))
+}

@@ -1,0 +1,367 @@
+//! One run of a scenario: daemons (each with its child namespace, port
+//! allocator, rootlesskit and bridge driver) sharing one host namespace
+//! with the occupants; containers started and stopped as threads.
+//!
+//! A [`World`] must be built and run inside one execution of the active
+//! engine (a shuttle or loom execution, or plain threads under
+//! `os-threads`), because its locks are that engine's.
+
+use crate::allocator::PortAllocator;
+use crate::bridge::sort::EndpointAddrs;
+use crate::bridge::{self, Bridge, Endpoint};
+use crate::check::Checker;
+use crate::kernel::{Kernel, Net, NsConfig, NsId, SockId};
+use crate::mapper::rlkclient::PortDriverClient;
+use crate::mapper::{Env, Policy};
+use crate::rootlesskit::PortDriver;
+use crate::rootlesskit::builtin::Builtin;
+use crate::rootlesskit::slirp4netns::Slirp4netns;
+use crate::scenario::{Action, OccupantKind, PortDriverKind, Scenario, Step};
+use crate::sync;
+use crate::trace::Trace;
+use serde::Serialize;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+/// One rootless dockerd.
+pub struct Daemon {
+    pub name: String,
+    pub ns: NsId,
+    pub allocator: PortAllocator,
+    pub pdc: PortDriverClient,
+    pub bridge: Bridge,
+}
+
+impl Daemon {
+    pub fn env<'a>(&'a self, kernel: &'a Kernel) -> Env<'a> {
+        Env {
+            daemon: &self.name,
+            kernel,
+            ns: self.ns,
+            allocator: &self.allocator,
+            pdc: Some(&self.pdc),
+        }
+    }
+
+    pub fn driver(&self) -> &Arc<dyn PortDriver> {
+        self.pdc.driver()
+    }
+}
+
+/// Where a container is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Created,
+    Starting,
+    Running,
+    StartFailed,
+    Stopping,
+    Stopped,
+}
+
+/// How a start ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StartOutcome {
+    pub container: String,
+    pub ok: bool,
+    /// `0.0.0.0:32768->80/tcp` per binding, as `docker port` lists them.
+    pub bindings: Vec<String>,
+    /// Distinct host ports of the bindings, in binding order.
+    pub ports: Vec<u16>,
+    /// What the user reads, for a failed start.
+    pub error: Option<String>,
+}
+
+impl StartOutcome {
+    /// `ok 32768` / `error: <text>`.
+    pub fn summary(&self) -> String {
+        match &self.error {
+            None => {
+                let p: Vec<String> = self.ports.iter().map(u16::to_string).collect();
+                if p.is_empty() {
+                    "ok".into()
+                } else {
+                    format!("ok {}", p.join(","))
+                }
+            }
+            Some(e) => format!("error: {e}"),
+        }
+    }
+}
+
+/// Everything one run builds.
+pub struct World {
+    pub scenario: Arc<Scenario>,
+    pub policy: &'static dyn Policy,
+    pub trace: Arc<Trace>,
+    pub kernel: Arc<Kernel>,
+    pub daemons: Vec<Daemon>,
+    /// One endpoint per container (index = container index).
+    pub endpoints: Vec<Endpoint>,
+    pub phases: Mutex<Vec<Phase>>,
+    pub outcomes: Mutex<Vec<Option<StartOutcome>>>,
+    /// The socket each occupant holds now.
+    pub occupant_socks: Mutex<Vec<Option<SockId>>>,
+    pub checker: Checker,
+}
+
+/// A deterministic 64-hex endpoint id (moby prints a random one).
+pub fn endpoint_id(daemon: &str, container: &str) -> String {
+    let mut out = String::new();
+    for salt in 0u64..4 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+        for b in daemon.bytes().chain([b'/']).chain(container.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        out.push_str(&format!("{h:016x}"));
+    }
+    out
+}
+
+fn ns_configs(s: &Scenario) -> Vec<NsConfig> {
+    let host = NsConfig {
+        ip_unprivileged_port_start: s.host.unprivileged_port_start,
+        ..NsConfig::default()
+    };
+    let mut v = vec![host];
+    for d in &s.daemons {
+        v.push(NsConfig {
+            ip_local_port_range: format!("{}\t{}", d.port_range.0, d.port_range.1),
+            ip_local_reserved_ports: d.reserved_ports.clone(),
+            // dockerd is root in its own namespaces.
+            ip_unprivileged_port_start: 1024,
+        });
+    }
+    v
+}
+
+impl World {
+    /// Build the world for `scenario` on `net`. Fixed occupants bind now.
+    pub fn build(
+        scenario: Arc<Scenario>,
+        policy: &'static dyn Policy,
+        net: Arc<dyn Net>,
+    ) -> Result<Arc<World>, String> {
+        let trace = Trace::new();
+        let kernel = Arc::new(Kernel::new(net, &ns_configs(&scenario), trace.clone())?);
+        let mut daemons = Vec::new();
+        for (i, d) in scenario.daemons.iter().enumerate() {
+            let ns = NsId::child(i);
+            let rlk_layer = format!("{}/rlk", d.name);
+            let driver: Arc<dyn PortDriver> = match d.port_driver {
+                PortDriverKind::Builtin => Arc::new(Builtin::new(kernel.clone(), &rlk_layer)),
+                PortDriverKind::Slirp4netns => Arc::new(Slirp4netns::new(
+                    kernel.clone(),
+                    &rlk_layer,
+                    d.child_ip.unwrap_or_else(|| IpAddr::from([10, 0, 2, 100])),
+                )),
+            };
+            daemons.push(Daemon {
+                name: d.name.clone(),
+                ns,
+                allocator: PortAllocator::from_namespace(
+                    &kernel,
+                    ns,
+                    &format!("{}/allocator", d.name),
+                ),
+                pdc: PortDriverClient::new(driver),
+                bridge: Bridge::new(&d.name, d.bridge_lock, d.userland_proxy),
+            });
+        }
+        let mut per_daemon = vec![0u8; scenario.daemons.len()];
+        let endpoints = scenario
+            .containers
+            .iter()
+            .map(|c| {
+                let d = &scenario.daemons[c.daemon];
+                per_daemon[c.daemon] += 1;
+                let n = per_daemon[c.daemon] + 1;
+                Endpoint {
+                    name: c.name.clone(),
+                    id: endpoint_id(&d.name, &c.name),
+                    addrs: EndpointAddrs {
+                        v4: IpAddr::from([172, 17, 0, n]),
+                        v6: c
+                            .ipv6
+                            .then(|| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, u16::from(n)])),
+                        userland_proxy: d.userland_proxy,
+                        v6_listenable: d.ipv6,
+                    },
+                    publish: c.publish.clone(),
+                }
+            })
+            .collect();
+        let nc = scenario.containers.len();
+        let no = scenario.occupants.len();
+        let world = Arc::new(World {
+            scenario,
+            policy,
+            trace: trace.clone(),
+            kernel,
+            daemons,
+            endpoints,
+            phases: Mutex::new(vec![Phase::Created; nc]),
+            outcomes: Mutex::new(vec![None; nc]),
+            occupant_socks: Mutex::new(vec![None; no]),
+            checker: Checker::default(),
+        });
+        let weak = Arc::downgrade(&world);
+        trace.observe(move |ev| {
+            if let Some(w) = weak.upgrade() {
+                w.checker.after_step(&w, ev.seq);
+            }
+        });
+        for (i, o) in world.scenario.occupants.iter().enumerate() {
+            if o.kind == OccupantKind::Fixed {
+                let s = crate::occupant::open(&world.kernel, o, o.ports[0]);
+                sync::state(&world.occupant_socks)[i] = s;
+            }
+        }
+        Ok(world)
+    }
+
+    fn set_phase(&self, c: usize, p: Phase) {
+        sync::state(&self.phases)[c] = p;
+    }
+
+    /// Start container `c`: `ProgramExternalConnectivity` on its daemon.
+    pub fn start(&self, c: usize) {
+        let cfg = &self.scenario.containers[c];
+        let d = &self.daemons[cfg.daemon];
+        let ep = &self.endpoints[c];
+        let env = d.env(&self.kernel);
+        self.set_phase(c, Phase::Starting);
+        self.trace.emit(
+            &cfg.name,
+            &format!("{}/daemon", d.name),
+            format!("start {}", cfg.name),
+            "",
+        );
+        let r = d
+            .bridge
+            .program_external_connectivity(&env, self.policy, &cfg.name, ep);
+        let outcome = match &r {
+            Ok(b) => {
+                let mut ports: Vec<u16> = Vec::new();
+                for x in b {
+                    if !ports.contains(&x.host_port) {
+                        ports.push(x.host_port);
+                    }
+                }
+                StartOutcome {
+                    container: cfg.name.clone(),
+                    ok: true,
+                    bindings: b
+                        .iter()
+                        .map(|x| {
+                            format!(
+                                "{}->{}/{}",
+                                crate::kernel::addr_port(x.host_ip, x.host_port),
+                                x.port,
+                                x.proto
+                            )
+                        })
+                        .collect(),
+                    ports,
+                    error: None,
+                }
+            }
+            Err(e) => StartOutcome {
+                container: cfg.name.clone(),
+                ok: false,
+                bindings: Vec::new(),
+                ports: Vec::new(),
+                error: Some(bridge::user_error(e)),
+            },
+        };
+        sync::state(&self.outcomes)[c] = Some(outcome.clone());
+        self.set_phase(
+            c,
+            if outcome.ok {
+                Phase::Running
+            } else {
+                Phase::StartFailed
+            },
+        );
+        self.trace.emit(
+            &cfg.name,
+            &format!("{}/daemon", d.name),
+            format!("start {}", cfg.name),
+            outcome.summary(),
+        );
+        if !outcome.ok {
+            self.checker.after_failed_start(self, c);
+        }
+    }
+
+    /// Stop container `c`: `Leave` -> `releasePorts` (no `configNetwork`).
+    pub fn stop(&self, c: usize) {
+        let cfg = &self.scenario.containers[c];
+        let d = &self.daemons[cfg.daemon];
+        let env = d.env(&self.kernel);
+        self.set_phase(c, Phase::Stopping);
+        let r = d
+            .bridge
+            .release_ports(&env, self.policy, &cfg.name, &self.endpoints[c]);
+        self.set_phase(c, Phase::Stopped);
+        let res = match r {
+            Ok(()) => String::new(),
+            Err(e) => format!("error: {}", e.text.replace('\n', "; ")),
+        };
+        self.trace.emit(
+            &cfg.name,
+            &format!("{}/daemon", d.name),
+            format!("stop {}", cfg.name),
+            res,
+        );
+    }
+
+    fn act(&self, a: Action) {
+        match a {
+            Action::Start(c) => self.start(c),
+            Action::Stop(c) => self.stop(c),
+            Action::Bind(o) => {
+                let cfg = &self.scenario.occupants[o];
+                let s = crate::occupant::open(&self.kernel, cfg, cfg.ports[0]);
+                sync::state(&self.occupant_socks)[o] = s;
+            }
+            Action::Close(o) => {
+                let s = sync::state(&self.occupant_socks)[o].take();
+                if let Some(s) = s {
+                    let _ = self
+                        .kernel
+                        .close(&self.scenario.occupants[o].name, NsId::HOST, s);
+                }
+            }
+            Action::Race(o) => {
+                let s = crate::occupant::race(&self.kernel, &self.scenario.occupants[o]);
+                sync::state(&self.occupant_socks)[o] = s;
+            }
+        }
+    }
+
+    /// Run every step in order; a concurrent step runs each action on its
+    /// own thread and joins them all. Then the end-of-run checks.
+    pub fn run(self: &Arc<Self>) {
+        for step in self.scenario.steps.clone() {
+            match step {
+                Step::Seq(a) => self.act(a),
+                Step::Concurrent(actions) => {
+                    let handles: Vec<_> = actions
+                        .into_iter()
+                        .map(|a| {
+                            let w = Arc::clone(self);
+                            sync::spawn(move || w.act(a))
+                        })
+                        .collect();
+                    for h in handles {
+                        h.join().expect("world thread panicked");
+                    }
+                }
+            }
+        }
+        self.checker.at_end(self);
+    }
+}

@@ -1,0 +1,85 @@
+//! Every shipped scenario, replayed under every policy at the scenario's
+//! seed: its expectations must be met, and its report (trace, outcomes,
+//! verdicts) must match the reviewed snapshot in `snapshots/`.
+
+use portsim::explore::{self, KernelKind};
+use portsim::report::RunReport;
+use std::path::Path;
+use std::sync::Arc;
+
+fn replay(file: &str, policy: &str) -> RunReport {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let sc = Arc::new(portsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}")));
+    let p = portsim::mapper::by_name(policy).expect("policy exists");
+    explore::run_seed(&sc, p, sc.seed.unwrap_or(0), KernelKind::Sim).expect("run")
+}
+
+fn snapshot(name: &str, report: &RunReport) {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.bind(|| insta::assert_snapshot!(name, report.text()));
+}
+
+fn check(file: &str, policy: &str) {
+    let r = replay(file, policy);
+    let again = replay(file, policy);
+    assert_eq!(r.text(), again.text(), "a replay must be byte-identical");
+    if let Some(miss) = &r.expectations {
+        assert!(
+            miss.is_empty(),
+            "{file} under {policy}: expectations not met:\n{}\n{}",
+            miss.join("\n"),
+            r.text()
+        );
+    }
+    snapshot(
+        &format!("{}__{}", file.trim_end_matches(".toml"), policy),
+        &r,
+    );
+}
+
+macro_rules! scenario_tests {
+    ($($name:ident => $file:literal),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn moby_master() {
+                    super::check($file, "moby-master");
+                }
+                #[test]
+                fn pr_52927() {
+                    super::check($file, "pr-52927");
+                }
+            }
+        )*
+    };
+}
+
+scenario_tests! {
+    issue_53153 => "issue-53153.toml",
+    issue_52903 => "issue-52903.toml",
+    issue_53306 => "issue-53306.toml",
+    fixed_port_busy => "fixed-port-busy.toml",
+    dual_stack_partial => "dual-stack-partial.toml",
+}
+
+#[test]
+fn every_shipped_scenario_is_replayed_here() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".toml"))
+        .collect();
+    files.sort();
+    let src = include_str!("scenarios.rs");
+    for f in files {
+        assert!(
+            src.contains(&format!("\"{f}\"")),
+            "scenario {f} has no test in tests/scenarios.rs"
+        );
+    }
+}
