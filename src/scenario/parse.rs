@@ -178,7 +178,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Top-level keys that TOML moves into the table above when they are written
 /// after a header (`name` is valid in every table, so it is never unknown).
-const TOP_LEVEL_KEYS: &[&str] = &["description", "occupant_budget", "steps"];
+const TOP_LEVEL_KEYS: &[&str] = &["description", "occupant_budget", "seed", "steps"];
 
 fn misplaced_top_level_key(message: &str) -> Option<&'static str> {
     let rest = message.strip_prefix("unknown field `")?;
@@ -196,6 +196,7 @@ struct RawScenario {
     #[serde(default)]
     description: String,
     occupant_budget: Option<Spanned<Int>>,
+    seed: Option<Spanned<Int>>,
     #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
     host: Option<RawHost>,
@@ -432,6 +433,11 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         Some(b) => Some(int_in_range(cx, b, 0, u32::MAX.into())? as u32),
     };
 
+    let seed = match &raw.seed {
+        None => None,
+        Some(b) => Some(int_in_range(cx, b, 0, i64::MAX)? as u64),
+    };
+
     let host = HostCfg {
         unprivileged_port_start: match raw
             .host
@@ -495,6 +501,7 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         containers,
         steps,
         occupant_budget,
+        seed,
         expect,
     })
 }
@@ -1241,6 +1248,7 @@ starts = { c1 = "ok 32768,32769" }
                 Step::Seq(Action::Stop(1)),
             ],
             occupant_budget: Some(9),
+            seed: None,
             expect: BTreeMap::from([
                 (
                     "moby-master".to_string(),
