@@ -361,7 +361,7 @@ fn convergence(w: &World, c: usize) -> Option<String> {
         (first.host_port, first.host_port_end)
     };
     let skip: BTreeSet<u16> = if first.host_port == 0 && first.host_port_end == 0 {
-        d.allocator.reserved_ports()
+        d.allocator.reserved().clone()
     } else {
         BTreeSet::new()
     };
