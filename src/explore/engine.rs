@@ -254,6 +254,31 @@ pub fn run_seed(
     Ok(x.0)
 }
 
+/// [`run_seed`] on a backend of the caller's making (tests use broken
+/// kernels to show a checker fail).
+pub fn run_seed_with<N>(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    seed: u64,
+    net: N,
+) -> Result<RunReport, String>
+where
+    N: Fn() -> Arc<dyn crate::kernel::Net> + Send + Sync + 'static,
+{
+    let out: Arc<Mutex<Option<Result<RunReport, String>>>> = Arc::new(Mutex::new(None));
+    let o2 = out.clone();
+    let sc = scenario.clone();
+    shuttle::Runner::new(RandomScheduler::new_from_seed(seed, 1), config()).run(move || {
+        let r = crate::world::World::build(sc.clone(), policy, net()).map(|w| {
+            w.run();
+            RunReport::from_world(&w, crate::sync::ENGINE, "custom", &format!("seed {seed}"))
+        });
+        *crate::sync::state(&o2) = Some(r);
+    });
+    let r = crate::sync::state(&out).take();
+    r.unwrap_or_else(|| Err("the engine ran no execution".to_string()))
+}
+
 /// Replay a saved schedule. Strict replays fail when a choice cannot be
 /// made (the schedule belongs to another scenario, policy or build).
 pub fn run_schedule(

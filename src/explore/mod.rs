@@ -64,4 +64,4 @@ pub fn execute(
 }
 
 #[cfg(all(not(loom), not(feature = "os-threads")))]
-pub use engine::{run_schedule, run_seed};
+pub use engine::{run_schedule, run_seed, run_seed_with};

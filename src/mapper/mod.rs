@@ -6,6 +6,7 @@
 //! `configPortDriver` are the same at both commits and live in [`common`].
 //! The binding types mirror `daemon/libnetwork/portmapperapi/api.go`.
 
+pub mod broken;
 pub mod common;
 pub mod moby_master;
 pub mod pr_52927;
@@ -138,9 +139,9 @@ fn bracket(ip: IpAddr) -> String {
         ip.to_string()
     }
 }
-
 /// What a mapper works with: one daemon's allocator, child namespace and
 /// rootlesskit client.
+#[derive(Clone, Copy)]
 pub struct Env<'a> {
     /// Daemon name, for trace layers ("d1").
     pub daemon: &'a str,
