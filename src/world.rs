@@ -106,16 +106,21 @@ pub struct World {
     pub checker: Checker,
 }
 
-/// A deterministic 64-hex endpoint id (moby prints a random one).
+/// A deterministic 64-hex endpoint id (moby prints a random one): FNV-1a
+/// of "daemon/container", spread by four rounds of splitmix64.
 pub fn endpoint_id(daemon: &str, container: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in daemon.bytes().chain([b'/']).chain(container.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
     let mut out = String::new();
-    for salt in 0u64..4 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
-        for b in daemon.bytes().chain([b'/']).chain(container.bytes()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        out.push_str(&format!("{h:016x}"));
+    for _ in 0..4 {
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = h;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.push_str(&format!("{:016x}", z ^ (z >> 31)));
     }
     out
 }
