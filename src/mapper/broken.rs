@@ -3,7 +3,7 @@
 //! never offered on the command line.
 
 use super::common::unmap_ports;
-use super::pr_52927::Pr52927;
+use super::pr_52927;
 use super::{Env, Policy, PortBinding, PortBindingReq};
 use crate::error::GoError;
 
@@ -24,7 +24,7 @@ impl Policy for LeakReservation {
         owner: &str,
         cfg: Vec<PortBindingReq>,
     ) -> Result<Vec<PortBinding>, GoError> {
-        Pr52927.map_ports(env, who, owner, cfg)
+        pr_52927::map_ports(self, env, who, owner, cfg)
     }
     fn unmap_ports(&self, env: &Env, who: &str, pbs: &[PortBinding]) -> Result<(), GoError> {
         for pb in pbs {
@@ -56,7 +56,7 @@ impl Policy for KeepHostPort {
         owner: &str,
         cfg: Vec<PortBindingReq>,
     ) -> Result<Vec<PortBinding>, GoError> {
-        Pr52927.map_ports(env, who, owner, cfg)
+        pr_52927::map_ports(self, env, who, owner, cfg)
     }
     fn unmap_ports(&self, env: &Env, who: &str, pbs: &[PortBinding]) -> Result<(), GoError> {
         let stripped: Vec<PortBinding> = pbs
@@ -88,8 +88,7 @@ impl Policy for VagueError {
         owner: &str,
         cfg: Vec<PortBindingReq>,
     ) -> Result<Vec<PortBinding>, GoError> {
-        Pr52927
-            .map_ports(env, who, owner, cfg)
+        pr_52927::map_ports(self, env, who, owner, cfg)
             .map_err(|_| GoError::new("port mapping failed"))
     }
 }
@@ -112,7 +111,7 @@ impl Policy for SkipPortDriver {
         cfg: Vec<PortBindingReq>,
     ) -> Result<Vec<PortBinding>, GoError> {
         let blind = Env { pdc: None, ..*env };
-        Pr52927.map_ports(&blind, who, owner, cfg)
+        pr_52927::map_ports(self, &blind, who, owner, cfg)
     }
 }
 

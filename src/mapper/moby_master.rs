@@ -25,27 +25,39 @@ impl Policy for MobyMaster {
         env: &Env,
         who: &str,
         owner: &str,
-        mut cfg: Vec<PortBindingReq>,
+        cfg: Vec<PortBindingReq>,
     ) -> Result<Vec<PortBinding>, GoError> {
-        if cfg.is_empty() {
-            return Ok(Vec::new());
-        }
-        check_group(&cfg)?;
-        let key = group_key(&cfg);
-
-        // bindings, and the deferred UnmapPorts that sees it on an error return.
-        let mut bindings: Vec<PortBinding> = Vec::new();
-        let result = (|| {
-            set_child_host_ips(env, who, &mut cfg);
-            let addrs = child_addrs(&cfg);
-            let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
-            bindings = make_bindings(env, &cfg, port, &socks);
-            config_port_driver(env, who, &mut bindings)?;
-            Ok(bindings.clone())
-        })();
-        if result.is_err() {
-            deferred_unmap(env, who, self, &bindings);
-        }
-        result
+        map_ports(self, env, who, owner, cfg)
     }
+}
+
+/// `MapPorts` with `this` as the receiver `pm`: its `UnmapPorts` calls
+/// (between attempts and in the deferred cleanup) go through `this`.
+pub fn map_ports(
+    this: &dyn Policy,
+    env: &Env,
+    who: &str,
+    owner: &str,
+    mut cfg: Vec<PortBindingReq>,
+) -> Result<Vec<PortBinding>, GoError> {
+    if cfg.is_empty() {
+        return Ok(Vec::new());
+    }
+    check_group(&cfg)?;
+    let key = group_key(&cfg);
+
+    // bindings, and the deferred UnmapPorts that sees it on an error return.
+    let mut bindings: Vec<PortBinding> = Vec::new();
+    let result = (|| {
+        set_child_host_ips(env, who, &mut cfg);
+        let addrs = child_addrs(&cfg);
+        let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
+        bindings = make_bindings(env, &cfg, port, &socks);
+        config_port_driver(env, who, &mut bindings)?;
+        Ok(bindings.clone())
+    })();
+    if result.is_err() {
+        deferred_unmap(env, who, this, &bindings);
+    }
+    result
 }

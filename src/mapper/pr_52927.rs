@@ -39,55 +39,67 @@ impl Policy for Pr52927 {
         env: &Env,
         who: &str,
         owner: &str,
-        mut cfg: Vec<PortBindingReq>,
+        cfg: Vec<PortBindingReq>,
     ) -> Result<Vec<PortBinding>, GoError> {
-        if cfg.is_empty() {
-            return Ok(Vec::new());
-        }
-        check_group(&cfg)?;
-        let key = group_key(&cfg);
+        map_ports(self, env, who, owner, cfg)
+    }
+}
 
-        let mut bindings: Vec<PortBinding> = Vec::new();
-        let result = (|| {
-            set_child_host_ips(env, who, &mut cfg);
-            let addrs = child_addrs(&cfg);
-            let dynamic_port = key.1 == 0 || key.1 != key.2;
-            let mut attempt = 0;
-            loop {
-                let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
-                bindings.clear();
-                bindings.extend(make_bindings(env, &cfg, port, &socks));
-                let err = match config_port_driver(env, who, &mut bindings) {
-                    Ok(()) => return Ok(bindings.clone()),
-                    Err(e) => e,
-                };
-                if !dynamic_port || !is_addr_in_use(&err) || attempt >= MAX_HOST_BIND_ATTEMPTS - 1 {
-                    return Err(err);
-                }
-                if let Err(u) = self.unmap_ports(env, who, &bindings) {
-                    env.log(
-                        who,
-                        format!(
-                            "Failed to release port bindings before retry: {}",
-                            u.text.replace('\n', "; ")
-                        ),
-                    );
-                }
+/// `MapPorts` with `this` as the receiver `pm`: its `UnmapPorts` calls
+/// (between attempts and in the deferred cleanup) go through `this`.
+pub fn map_ports(
+    this: &dyn Policy,
+    env: &Env,
+    who: &str,
+    owner: &str,
+    mut cfg: Vec<PortBindingReq>,
+) -> Result<Vec<PortBinding>, GoError> {
+    if cfg.is_empty() {
+        return Ok(Vec::new());
+    }
+    check_group(&cfg)?;
+    let key = group_key(&cfg);
+
+    let mut bindings: Vec<PortBinding> = Vec::new();
+    let result = (|| {
+        set_child_host_ips(env, who, &mut cfg);
+        let addrs = child_addrs(&cfg);
+        let dynamic_port = key.1 == 0 || key.1 != key.2;
+        let mut attempt = 0;
+        loop {
+            let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
+            bindings.clear();
+            bindings.extend(make_bindings(env, &cfg, port, &socks));
+            let err = match config_port_driver(env, who, &mut bindings) {
+                Ok(()) => return Ok(bindings.clone()),
+                Err(e) => e,
+            };
+            if !dynamic_port || !is_addr_in_use(&err) || attempt >= MAX_HOST_BIND_ATTEMPTS - 1 {
+                return Err(err);
+            }
+            if let Err(u) = this.unmap_ports(env, who, &bindings) {
                 env.log(
                     who,
                     format!(
-                        "host-namespace collision on {port}, attempt {}: retrying with a new port",
-                        attempt + 1
+                        "Failed to release port bindings before retry: {}",
+                        u.text.replace('\n', "; ")
                     ),
                 );
-                attempt += 1;
             }
-        })();
-        if result.is_err() {
-            deferred_unmap(env, who, self, &bindings);
+            env.log(
+                who,
+                format!(
+                    "host-namespace collision on {port}, attempt {}: retrying with a new port",
+                    attempt + 1
+                ),
+            );
+            attempt += 1;
         }
-        result
+    })();
+    if result.is_err() {
+        deferred_unmap(env, who, this, &bindings);
     }
+    result
 }
 
 #[cfg(test)]
