@@ -22,16 +22,16 @@ pub struct Event {
 }
 
 impl Event {
-    /// The stable text form: `  12 c2   d1/rlk        AddPort tcp4 0.0.0.0:32769 -> ok id=2`.
+    /// The stable text form: `  12 c2     d1/rlk        AddPort tcp4 0.0.0.0:32769 -> ok id=2`.
     pub fn line(&self) -> String {
         if self.result.is_empty() {
             format!(
-                "{:>4} {:<4} {:<13} {}",
+                "{:>4} {:<6} {:<13} {}",
                 self.seq, self.who, self.layer, self.action
             )
         } else {
             format!(
-                "{:>4} {:<4} {:<13} {} -> {}",
+                "{:>4} {:<6} {:<13} {} -> {}",
                 self.seq, self.who, self.layer, self.action, self.result
             )
         }
@@ -123,7 +123,7 @@ mod tests {
         t.emit("setup", "host", "note", "");
         assert_eq!(
             t.text(),
-            "   1 c1   d1/allocator  RequestPortsInRange [127.0.0.1] tcp 0-0 -> 32768\n   2 setup host          note\n"
+            "   1 c1     d1/allocator  RequestPortsInRange [127.0.0.1] tcp 0-0 -> 32768\n   2 setup  host          note\n"
         );
     }
 

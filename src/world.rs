@@ -157,10 +157,14 @@ impl World {
             let rlk_layer = format!("{}/rlk", d.name);
             let driver: Arc<dyn PortDriver> = match d.port_driver {
                 PortDriverKind::Builtin => Arc::new(Builtin::new(kernel.clone(), &rlk_layer)),
-                PortDriverKind::Slirp4netns => Arc::new(Slirp4netns::new(
+                PortDriverKind::Slirp4netns => Arc::new(Slirp4netns::with_child_ip(
                     kernel.clone(),
                     &rlk_layer,
-                    d.child_ip.unwrap_or_else(|| IpAddr::from([10, 0, 2, 100])),
+                    match d.child_ip {
+                        Some(IpAddr::V4(a)) => Some(a),
+                        Some(IpAddr::V6(_)) => None,
+                        None => Some(std::net::Ipv4Addr::new(10, 0, 2, 100)),
+                    },
                 )),
             };
             daemons.push(Daemon {

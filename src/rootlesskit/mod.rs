@@ -33,10 +33,10 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// `tcp4 0.0.0.0:32769 -> 127.0.0.1:32769`, for trace lines.
+    /// `tcp4 0.0.0.0:32769 => 127.0.0.1:32769`, for trace lines.
     pub fn describe(&self) -> String {
         format!(
-            "{} {} -> {}",
+            "{} {} => {}",
             self.proto,
             validate::join_host_port(&self.parent_ip, &self.parent_port.to_string()),
             validate::join_host_port(&self.child_ip, &self.child_port.to_string())
