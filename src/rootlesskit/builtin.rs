@@ -395,3 +395,402 @@ pub fn go_listen_udp(
         local: addr_port(addr, port),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::NsConfig;
+    use crate::rootlesskit::api::{delete_port, post_ports};
+    use crate::rootlesskit::testutil::{host_sockets, kernel, kernel_with, occupy, spec};
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    fn driver(k: &Arc<Kernel>) -> Builtin {
+        Builtin::new(k.clone(), "d1/rlk")
+    }
+
+    #[test]
+    fn free_port_answers_201_and_listens_in_the_host() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            let r = post_ports(&d, "c1", &spec("tcp4", "0.0.0.0", 8181, "127.0.0.1"));
+            assert_eq!(r.status, 201);
+            assert_eq!(
+                r.body,
+                r#"{"id":1,"spec":{"proto":"tcp4","parentIP":"0.0.0.0","parentPort":8181,"childPort":8181,"childIP":"127.0.0.1"}}"#
+            );
+            assert_eq!(host_sockets(&k), ["d1/rlk#1 tcp 0.0.0.0:8181 RA L"]);
+            let ports = d.ports();
+            assert_eq!(ports.len(), 1);
+            assert_eq!(ports[0].0, 1);
+            assert!(ports[0].2.is_some());
+            let last = k.trace().events().last().cloned().expect("trace");
+            assert_eq!(
+                (
+                    last.who.as_str(),
+                    last.layer.as_str(),
+                    last.action.as_str(),
+                    last.result.as_str()
+                ),
+                (
+                    "c1",
+                    "d1/rlk",
+                    "AddPort tcp4 0.0.0.0:8181 -> 127.0.0.1:8181",
+                    "ok id=1"
+                )
+            );
+        });
+    }
+
+    #[test]
+    fn occupied_host_port_gives_gos_listen_text() {
+        sync::run_once(|| {
+            let k = kernel();
+            occupy(&k, Proto::Tcp, "0.0.0.0", 8181, false, true);
+            let d = driver(&k);
+            let r = post_ports(&d, "c1", &spec("tcp4", "0.0.0.0", 8181, "127.0.0.1"));
+            assert_eq!(r.status, 400);
+            assert_eq!(
+                r.body,
+                "{\"message\":\"listen tcp4 0.0.0.0:8181: bind: address already in use\"}\n"
+            );
+            assert!(d.ports().is_empty());
+            assert_eq!(host_sockets(&k), ["occupant tcp 0.0.0.0:8181 RA L"]);
+            let last = k.trace().events().last().cloned().expect("trace");
+            assert_eq!(
+                last.result,
+                "400 listen tcp4 0.0.0.0:8181: bind: address already in use"
+            );
+        });
+    }
+
+    #[test]
+    fn same_spec_twice_conflicts_with_id_1() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            let s = spec("tcp4", "0.0.0.0", 8181, "127.0.0.1");
+            assert_eq!(d.add_port("c1", &s), Ok(1));
+            let r = post_ports(&d, "c2", &s);
+            assert_eq!(
+                (r.status, r.body.as_str()),
+                (400, "{\"message\":\"conflict with ID 1\"}\n")
+            );
+        });
+    }
+
+    #[test]
+    fn remove_twice_gives_unknown_id() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            assert_eq!(
+                d.add_port("c1", &spec("tcp4", "0.0.0.0", 8181, "127.0.0.1")),
+                Ok(1)
+            );
+            let r = delete_port(&d, "c1", 1);
+            assert_eq!((r.status, r.body.as_str()), (200, ""));
+            assert!(host_sockets(&k).is_empty());
+            let r = delete_port(&d, "c1", 1);
+            assert_eq!(
+                (r.status, r.body.as_str()),
+                (400, "{\"message\":\"unknown id: 1\"}\n")
+            );
+            let last = k.trace().events().last().cloned().expect("trace");
+            assert_eq!(
+                (last.action.as_str(), last.result.as_str()),
+                ("RemovePort 1", "400 unknown id: 1")
+            );
+        });
+    }
+
+    #[test]
+    fn ids_are_never_reused_after_remove() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            let s = spec("tcp4", "0.0.0.0", 8181, "127.0.0.1");
+            assert_eq!(d.add_port("c1", &s), Ok(1));
+            assert_eq!(d.remove_port("c1", 1), Ok(()));
+            assert_eq!(d.add_port("c1", &s), Ok(2));
+            assert_eq!(host_sockets(&k), ["d1/rlk#2 tcp 0.0.0.0:8181 RA L"]);
+            // A failed AddPort takes no id either.
+            assert!(d.add_port("c1", &spec("udp4", "0.0.0.0", 80, "")).is_err());
+            assert_eq!(d.add_port("c1", &spec("udp4", "0.0.0.0", 8181, "")), Ok(3));
+        });
+    }
+
+    #[test]
+    fn loopback_against_registered_wildcard_reaches_the_kernel() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            assert_eq!(
+                d.add_port("c1", &spec("tcp4", "0.0.0.0", 8080, "127.0.0.1")),
+                Ok(1)
+            );
+            assert_eq!(
+                d.add_port("c2", &spec("tcp4", "127.0.0.1", 8080, "127.0.0.1")),
+                Err("listen tcp4 127.0.0.1:8080: bind: address already in use".into())
+            );
+        });
+    }
+
+    #[test]
+    fn privileged_port_gets_annotate_eperm_text() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            let want = "cannot expose privileged port 80, you can add 'net.ipv4.ip_unprivileged_port_start=80' to /etc/sysctl.conf (currently 1024), or set CAP_NET_BIND_SERVICE on rootlesskit binary, or choose a larger port number (>= 1024): listen tcp4 0.0.0.0:80: bind: permission denied";
+            let s = spec("tcp4", "0.0.0.0", 80, "127.0.0.1");
+            assert_eq!(d.add_port("c1", &s), Err(want.into()));
+            let r = post_ports(&d, "c1", &s);
+            assert!(r.body.contains("(\\u003e= 1024)"), "{}", r.body);
+            assert_eq!(r.client_result(), Err(want.into()));
+        });
+    }
+
+    #[test]
+    fn eperm_hint_follows_the_hosts_sysctl() {
+        sync::run_once(|| {
+            let k = kernel_with(NsConfig {
+                ip_unprivileged_port_start: 80,
+                ..NsConfig::default()
+            });
+            let d = driver(&k);
+            assert_eq!(d.add_port("c1", &spec("udp4", "0.0.0.0", 80, "")), Ok(1));
+            assert_eq!(
+                d.add_port("c1", &spec("udp6", "::", 79, "")),
+                Err("cannot expose privileged port 79, you can add 'net.ipv4.ip_unprivileged_port_start=79' to /etc/sysctl.conf (currently 80), or set CAP_NET_BIND_SERVICE on rootlesskit binary, or choose a larger port number (>= 80): listen udp6 [::]:79: bind: permission denied".into())
+            );
+        });
+    }
+
+    #[test]
+    fn tcp6_wildcard_fails_against_a_dual_stack_listener() {
+        sync::run_once(|| {
+            let k = kernel();
+            occupy(&k, Proto::Tcp, "::", 9000, false, true);
+            let d = driver(&k);
+            assert_eq!(
+                d.add_port("c1", &spec("tcp6", "::", 9000, "::1")),
+                Err("listen tcp6 [::]:9000: bind: address already in use".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("tcp4", "0.0.0.0", 9000, "127.0.0.1")),
+                Err("listen tcp4 0.0.0.0:9000: bind: address already in use".into())
+            );
+        });
+    }
+
+    #[test]
+    fn tcp6_sets_v6only_so_tcp4_can_share_the_port() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            assert_eq!(
+                d.add_port("c1", &spec("tcp4", "0.0.0.0", 9000, "127.0.0.1")),
+                Ok(1)
+            );
+            assert_eq!(d.add_port("c1", &spec("tcp6", "::", 9000, "::1")), Ok(2));
+            assert_eq!(
+                host_sockets(&k),
+                [
+                    "d1/rlk#1 tcp 0.0.0.0:9000 RA L",
+                    "d1/rlk#2 tcp [::]:9000 RA V6ONLY=1 L"
+                ]
+            );
+        });
+    }
+
+    #[test]
+    fn plain_tcp_on_a_wildcard_listens_dual_stack_and_prints_the_ipv4_address() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            assert_eq!(d.add_port("c1", &spec("tcp", "0.0.0.0", 9000, "")), Ok(1));
+            assert_eq!(host_sockets(&k), ["d1/rlk#1 tcp [::]:9000 RA V6ONLY=0 L"]);
+            assert_eq!(
+                d.add_port("c1", &spec("tcp", "::", 9000, "")),
+                Err("listen tcp 0.0.0.0:9000: bind: address already in use".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("tcp", "", 9000, "")),
+                Err("listen tcp :9000: bind: address already in use".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("tcp4", "", 9000, "")),
+                Err("listen tcp4 :9000: bind: address already in use".into())
+            );
+        });
+    }
+
+    #[test]
+    fn udp_binds_without_reuse_and_prints_udp_texts() {
+        sync::run_once(|| {
+            let k = kernel();
+            occupy(&k, Proto::Udp, "0.0.0.0", 5353, false, false);
+            let d = driver(&k);
+            assert_eq!(
+                d.add_port("c1", &spec("udp4", "0.0.0.0", 5353, "")),
+                Err("listen udp4 0.0.0.0:5353: bind: address already in use".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("udp", "::", 5353, "")),
+                Err("listen udp [::]:5353: bind: address already in use".into())
+            );
+            assert_eq!(d.add_port("c1", &spec("udp6", "::", 5353, "")), Ok(1));
+            assert_eq!(host_sockets(&k)[1], "d1/rlk#1 udp [::]:5353 V6ONLY=1");
+        });
+    }
+
+    /// A host program binds with SO_REUSEADDR and listens while AddPort
+    /// runs. When both binds land before either listen, the second listen
+    /// fails; if that is rootlesskit's, Go closes the socket and the text
+    /// says `listen:`. Every interleaving is explored.
+    #[test]
+    fn listen_failure_closes_the_socket_and_says_listen() {
+        let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let seen2 = seen.clone();
+        shuttle::check_dfs(
+            move || {
+                let k = kernel();
+                let d = driver(&k);
+                let k2 = k.clone();
+                let occ = sync::spawn(move || {
+                    let req = BindReq {
+                        proto: Proto::Tcp,
+                        addr: "0.0.0.0".parse().unwrap(),
+                        port: 8282,
+                        reuse_addr: true,
+                        reuse_port: false,
+                        v6only: false,
+                    };
+                    let s = k2.bind("occ", NsId::HOST, &req, false, "occupant").ok()?;
+                    match k2.listen("occ", NsId::HOST, s) {
+                        Ok(()) => Some(s),
+                        Err(_) => {
+                            let _ = k2.close("occ", NsId::HOST, s);
+                            None
+                        }
+                    }
+                });
+                let r = d.add_port("c1", &spec("tcp4", "0.0.0.0", 8282, ""));
+                let occ_won = occ.join().expect("join").is_some();
+                let socks = host_sockets(&k);
+                match &r {
+                    Ok(1) => {
+                        assert!(!occ_won);
+                        assert_eq!(socks, ["d1/rlk#1 tcp 0.0.0.0:8282 RA L"]);
+                    }
+                    Err(e) => {
+                        assert!(occ_won, "{e}");
+                        assert_eq!(socks, ["occupant tcp 0.0.0.0:8282 RA L"]);
+                        seen2.lock().unwrap().insert(e.clone());
+                    }
+                    other => panic!("{other:?}"),
+                }
+            },
+            None,
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            *seen,
+            BTreeSet::from([
+                "listen tcp4 0.0.0.0:8282: bind: address already in use".to_string(),
+                "listen tcp4 0.0.0.0:8282: listen: address already in use".to_string(),
+            ])
+        );
+    }
+
+    #[test]
+    fn unsupported_and_unresolvable_specs() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            assert_eq!(
+                d.add_port("c1", &spec("sctp", "0.0.0.0", 9000, "")),
+                Err("unsupported port protocol sctp".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("tcp4", "::1", 9000, "")),
+                Err("listen tcp4: address ::1: no suitable address found".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("udp6", "127.0.0.1", 9000, "")),
+                Err("address 127.0.0.1: no suitable address found".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("tcp", "0.0.0.0", 0, "")),
+                Err("invalid ParentPort: '\\x00'".into())
+            );
+            assert!(host_sockets(&k).is_empty());
+        });
+    }
+
+    #[test]
+    fn info_is_builtins() {
+        sync::run_once(|| {
+            let d = driver(&kernel());
+            let i = d.info();
+            assert_eq!(i.driver, "builtin");
+            assert_eq!(i.protos, ["tcp", "tcp4", "tcp6", "udp", "udp4", "udp6"]);
+            assert!(!i.disallow_loopback_child_ip);
+            assert_eq!(i.child_ip, None);
+        });
+    }
+
+    /// Two AddPorts of one spec race. Validation and registration are
+    /// separate critical sections, so the loser sees either the conflict
+    /// (the winner registered before it validated) or the kernel's refusal
+    /// (both validated before either registered).
+    #[test]
+    fn concurrent_same_spec_one_wins_loser_sees_conflict_or_kernel_refusal() {
+        let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let seen2 = seen.clone();
+        shuttle::check_dfs(
+            move || {
+                let k = kernel();
+                let d = Arc::new(driver(&k));
+                let s = spec("tcp4", "0.0.0.0", 8181, "127.0.0.1");
+                let handles: Vec<_> = ["c1", "c2"]
+                    .into_iter()
+                    .map(|who| {
+                        let (d, s) = (d.clone(), s.clone());
+                        sync::spawn(move || d.add_port(who, &s))
+                    })
+                    .collect();
+                let rs: Vec<_> = handles
+                    .into_iter()
+                    .map(|h| h.join().expect("join"))
+                    .collect();
+                let oks: Vec<_> = rs.iter().filter_map(|r| r.as_ref().ok()).collect();
+                assert_eq!(oks, [&1], "{rs:?}");
+                let err = rs.iter().find_map(|r| r.as_ref().err()).expect("one error");
+                assert!(
+                    [
+                        "conflict with ID 1",
+                        "listen tcp4 0.0.0.0:8181: bind: address already in use",
+                        "listen tcp4 0.0.0.0:8181: listen: address already in use",
+                    ]
+                    .contains(&err.as_str()),
+                    "{err}"
+                );
+                assert_eq!(host_sockets(&k), ["d1/rlk#1 tcp 0.0.0.0:8181 RA L"]);
+                seen2.lock().unwrap().insert(err.clone());
+            },
+            None,
+        );
+        // Every interleaving was explored: all three outcomes occur.
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            *seen,
+            BTreeSet::from([
+                "conflict with ID 1".to_string(),
+                "listen tcp4 0.0.0.0:8181: bind: address already in use".to_string(),
+                "listen tcp4 0.0.0.0:8181: listen: address already in use".to_string(),
+            ])
+        );
+    }
+}

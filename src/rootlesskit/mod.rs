@@ -72,3 +72,72 @@ fn result_text<T>(r: &Result<T, String>, ok: impl Fn(&T) -> String) -> String {
         Err(m) => format!("400 {m}"),
     }
 }
+
+/// Shared pieces of the driver tests: a simulated host and one child
+/// namespace, specs, and host programs holding ports.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::Spec;
+    use crate::kernel::sim::SimNet;
+    use crate::kernel::{BindReq, Kernel, NsConfig, NsId, Proto, SockId};
+    use crate::trace::Trace;
+    use std::sync::Arc;
+
+    /// A kernel with the host (configured by `host`) and a default child.
+    pub fn kernel_with(host: NsConfig) -> Arc<Kernel> {
+        let cfgs = [host, NsConfig::default()];
+        Arc::new(Kernel::new(Arc::new(SimNet::new()), &cfgs, Trace::new()).expect("namespaces"))
+    }
+
+    pub fn kernel() -> Arc<Kernel> {
+        kernel_with(NsConfig::default())
+    }
+
+    pub fn spec(proto: &str, parent_ip: &str, port: i32, child_ip: &str) -> Spec {
+        Spec {
+            proto: proto.into(),
+            parent_ip: parent_ip.into(),
+            parent_port: port,
+            child_ip: child_ip.into(),
+            child_port: port,
+        }
+    }
+
+    /// A host program holding `addr:port` (TCP: SO_REUSEADDR, listening
+    /// when `listen`; UDP: plain bind).
+    pub fn occupy(
+        k: &Kernel,
+        proto: Proto,
+        addr: &str,
+        port: u16,
+        v6only: bool,
+        listen: bool,
+    ) -> SockId {
+        let req = BindReq {
+            proto,
+            addr: addr.parse().expect("address"),
+            port,
+            reuse_addr: proto == Proto::Tcp,
+            reuse_port: false,
+            v6only,
+        };
+        let s = k
+            .bind("occ", NsId::HOST, &req, true, "occupant")
+            .expect("occupant bind");
+        if listen {
+            k.listen("occ", NsId::HOST, s).expect("occupant listen");
+        }
+        s
+    }
+
+    /// Host sockets as `owner describe [L]` lines, for assertions.
+    pub fn host_sockets(k: &Kernel) -> Vec<String> {
+        k.sockets(NsId::HOST)
+            .into_iter()
+            .map(|(s, owner)| {
+                let l = if s.listening { " L" } else { "" };
+                format!("{owner} {}{l}", s.req.describe())
+            })
+            .collect()
+    }
+}

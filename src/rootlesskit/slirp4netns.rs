@@ -243,3 +243,151 @@ impl PortDriver for Slirp4netns {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootlesskit::api::{delete_port, post_ports};
+    use crate::rootlesskit::testutil::{host_sockets, kernel, occupy, spec};
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    fn driver(k: &Arc<Kernel>) -> Slirp4netns {
+        Slirp4netns::new(k.clone(), "d1/rlk")
+    }
+
+    const FAILED: &str =
+        "reply.Error: map[desc:bad request: add_hostfwd: slirp_add_hostfwd failed]";
+
+    #[test]
+    fn free_port_is_forwarded_by_slirp4netns_in_the_host() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            let r = post_ports(&d, "c1", &spec("tcp4", "0.0.0.0", 8080, "10.0.2.100"));
+            assert_eq!(r.status, 201);
+            assert_eq!(r.created_id(), Some(1));
+            assert_eq!(d.add_port("c1", &spec("udp", "", 5353, "")), Ok(2));
+            assert_eq!(
+                host_sockets(&k),
+                [
+                    "d1/rlk#1 tcp 0.0.0.0:8080 RA L",
+                    "d1/rlk#2 udp 0.0.0.0:5353"
+                ]
+            );
+            assert_eq!(d.ports().iter().map(|p| p.0).collect::<Vec<_>>(), [1, 2]);
+        });
+    }
+
+    #[test]
+    fn occupied_port_gives_the_reply_error_map() {
+        sync::run_once(|| {
+            let k = kernel();
+            occupy(&k, Proto::Tcp, "0.0.0.0", 8080, false, true);
+            let d = driver(&k);
+            let r = post_ports(&d, "c1", &spec("tcp4", "0.0.0.0", 8080, ""));
+            assert_eq!(r.status, 400);
+            assert_eq!(r.client_result(), Err(FAILED.into()));
+            // Privileged ports fail the same way: slirp4netns is unprivileged.
+            assert_eq!(
+                d.add_port("c1", &spec("tcp", "0.0.0.0", 80, "")),
+                Err(FAILED.into())
+            );
+            // slirp4netns hands out the next id only on success.
+            assert_eq!(d.add_port("c1", &spec("tcp4", "0.0.0.0", 8081, "")), Ok(1));
+            assert_eq!(host_sockets(&k).len(), 2);
+        });
+    }
+
+    #[test]
+    fn ipv6_is_unsupported() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            assert_eq!(
+                d.add_port("c1", &spec("tcp6", "::", 8080, "")),
+                Err("unsupported protocol \"tcp6\"".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("tcp4", "0.0.0.0", 8080, "::1")),
+                Err("unsupported IP (v6?): ::1".into())
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("tcp", "::", 8080, "")),
+                Err(
+                    "reply.Error: map[desc:bad request: add_hostfwd: bad arguments.host_addr]"
+                        .into()
+                )
+            );
+            assert_eq!(
+                d.add_port("c1", &spec("sctp4", "", 8080, "")),
+                Err("reply.Error: map[desc:bad request: add_hostfwd: bad arguments.proto]".into())
+            );
+            assert!(host_sockets(&k).is_empty());
+        });
+    }
+
+    #[test]
+    fn conflict_and_unknown_id() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            let s = spec("tcp4", "0.0.0.0", 8080, "");
+            assert_eq!(d.add_port("c1", &s), Ok(1));
+            assert_eq!(d.add_port("c1", &s), Err("conflict with ID 1".into()));
+            let r = delete_port(&d, "c1", 1);
+            assert_eq!((r.status, r.body.as_str()), (200, ""));
+            assert!(host_sockets(&k).is_empty());
+            assert_eq!(
+                delete_port(&d, "c1", 1).client_result(),
+                Err("reply.Error: map[desc:bad request: remove_hostfwd: bad arguments.id]".into())
+            );
+            assert_eq!(d.add_port("c1", &s), Ok(2));
+        });
+    }
+
+    #[test]
+    fn info_is_slirp4netns() {
+        sync::run_once(|| {
+            let d = driver(&kernel());
+            let i = d.info();
+            assert_eq!(i.driver, "slirp4netns");
+            assert_eq!(i.protos, ["tcp", "tcp4", "udp", "udp4"]);
+            assert!(i.disallow_loopback_child_ip);
+            assert_eq!(i.child_ip, Some(IpAddr::V4(DEFAULT_CHILD_IP)));
+        });
+    }
+
+    /// The contrast with the builtin driver: one critical section for the
+    /// whole AddPort, so in every interleaving the loser of a race on one
+    /// spec sees the conflict, never the kernel.
+    #[test]
+    fn concurrent_same_spec_loser_always_sees_conflict() {
+        let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let seen2 = seen.clone();
+        shuttle::check_dfs(
+            move || {
+                let k = kernel();
+                let d = Arc::new(driver(&k));
+                let s = spec("tcp4", "0.0.0.0", 8080, "");
+                let hs: Vec<_> = ["c1", "c2"]
+                    .into_iter()
+                    .map(|who| {
+                        let (d, s) = (d.clone(), s.clone());
+                        sync::spawn(move || d.add_port(who, &s))
+                    })
+                    .collect();
+                let rs: Vec<_> = hs.into_iter().map(|h| h.join().expect("join")).collect();
+                assert!(rs.contains(&Ok(1)), "{rs:?}");
+                for e in rs.into_iter().filter_map(Result::err) {
+                    seen2.lock().unwrap().insert(e);
+                }
+            },
+            None,
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            BTreeSet::from(["conflict with ID 1".to_string()])
+        );
+    }
+}
