@@ -8,6 +8,7 @@
 //! program order so traces do not depend on the backend, remembers who owns
 //! each socket, and writes one trace line per syscall.
 
+pub mod rule_table;
 pub mod sim;
 
 use crate::sync;
