@@ -161,7 +161,10 @@ pub fn main() -> ExitCode {
                     };
                     let label = format!("schedule {}", path.display());
                     match explore::run_schedule(&sc, policy, &sched, false, kind, &label) {
-                        Ok((r, _)) => Ok(r),
+                        Ok((mut r, _)) => {
+                            r.expectations = None;
+                            Ok(r)
+                        }
                         Err(e) => return fail(2, &format!("{}: {e}", path.display())),
                     }
                 }
@@ -245,10 +248,13 @@ fn check_cmd(
         emit(&s);
         return ExitCode::from(0);
     };
-    let m = match crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000) {
+    let mut m = match crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000)
+    {
         Ok(m) => m,
         Err(e) => return fail(3, &e),
     };
+    // Expectations describe the scenario's own seed, not this schedule.
+    m.report.expectations = None;
     let file = out.join(format!(
         "{}-{}-{}.schedule",
         sc.name,

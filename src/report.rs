@@ -125,7 +125,7 @@ impl RunReport {
             }
         }
         match &self.expectations {
-            None => s.push_str(&format!("\nexpectations: none for {}\n", self.policy)),
+            None => {}
             Some(m) if m.is_empty() => {
                 s.push_str(&format!("\nexpectations for {}: all met\n", self.policy))
             }

@@ -2,13 +2,14 @@
 //! scheduler, record each one's choices, and keep the statistics and the
 //! first violation.
 
+use super::schedule::SeededRandom;
 use super::schedule::{Log, Recorded, Recorder, Replayer, Schedule};
 use super::{KernelKind, execute};
 use crate::check::Property;
 use crate::mapper::Policy;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
-use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, Scheduler};
+use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -182,13 +183,29 @@ pub fn explore(
     iterations: usize,
     seed: u64,
 ) -> Result<Exploration, String> {
+    // Without a concurrent step there is one interleaving (and PCT refuses
+    // a closure that spawns nothing): run it once.
+    if !scenario
+        .steps
+        .iter()
+        .any(|s| matches!(s, crate::scenario::Step::Concurrent(_)))
+    {
+        let label = "sequential scenario: its only interleaving".to_string();
+        return run_harvest(
+            scenario,
+            policy,
+            KernelKind::Sim,
+            SeededRandom::new(seed, 1),
+            label,
+        );
+    }
     let label = format!("{} seed {seed}", engine.describe());
     match engine {
         EngineKind::Random => run_harvest(
             scenario,
             policy,
             KernelKind::Sim,
-            RandomScheduler::new_from_seed(seed, iterations),
+            SeededRandom::new(seed, iterations),
             label,
         ),
         EngineKind::Pct { depth } => run_harvest(
@@ -249,7 +266,7 @@ pub fn run_seed(
     seed: u64,
     kind: KernelKind,
 ) -> Result<RunReport, String> {
-    let sched = RandomScheduler::new_from_seed(seed, 1);
+    let sched = SeededRandom::new(seed, 1);
     let x = run_one(scenario, policy, kind, sched, format!("seed {seed}"))?;
     Ok(x.0)
 }
@@ -268,7 +285,7 @@ where
     let out: Arc<Mutex<Option<Result<RunReport, String>>>> = Arc::new(Mutex::new(None));
     let o2 = out.clone();
     let sc = scenario.clone();
-    shuttle::Runner::new(RandomScheduler::new_from_seed(seed, 1), config()).run(move || {
+    shuttle::Runner::new(SeededRandom::new(seed, 1), config()).run(move || {
         let r = crate::world::World::build(sc.clone(), policy, net()).map(|w| {
             w.run();
             RunReport::from_world(&w, crate::sync::ENGINE, "custom", &format!("seed {seed}"))
