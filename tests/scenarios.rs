@@ -64,6 +64,7 @@ scenario_tests! {
     issue_53306 => "issue-53306.toml",
     fixed_port_busy => "fixed-port-busy.toml",
     dual_stack_partial => "dual-stack-partial.toml",
+    transient_holder => "transient-holder.toml",
 }
 
 #[test]

@@ -1,0 +1,237 @@
+//! Sampling models under shuttle (the default build): PCT, random and DFS
+//! exploration of bounded configurations, the minimizer, and the replay
+//! path a user follows. Fast enough for every `cargo test`; the longer
+//! searches are in `models/shuttle_long.rs`.
+
+mod common;
+
+use portsim::check::Property;
+use portsim::explore::KernelKind;
+use portsim::explore::engine::{EngineKind, explore};
+use portsim::explore::minimize::minimize;
+use portsim::explore::run_schedule;
+use portsim::explore::schedule::Schedule;
+use portsim::mapper::by_name;
+use portsim::scenario::Scenario;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+fn shipped(file: &str) -> Arc<Scenario> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    Arc::new(portsim::scenario::load(&p).unwrap())
+}
+
+fn snapshot(name: &str, text: &str) {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.bind(|| insta::assert_snapshot!(name, text));
+}
+
+/// Executions PCT (depth 3) needed to find a violation, for seeds 0..n.
+fn pct_executions(
+    sc: &Arc<Scenario>,
+    policy: &str,
+    seeds: std::ops::Range<u64>,
+    budget: usize,
+) -> Vec<usize> {
+    let p = by_name(policy).unwrap();
+    seeds
+        .map(|seed| {
+            let x = explore(sc, p, EngineKind::Pct { depth: 3 }, budget, seed).unwrap();
+            x.failure.map(|f| f.execution).unwrap_or(usize::MAX)
+        })
+        .collect()
+}
+
+#[test]
+fn pct_finds_moby_master_53153_within_100_executions() {
+    let found = pct_executions(&shipped("issue-53153.toml"), "moby-master", 0..5, 100);
+    assert!(found.iter().all(|n| *n <= 100), "{found:?}");
+}
+
+#[test]
+fn pct_finds_moby_master_52903_within_100_executions() {
+    let mut found = pct_executions(&shipped("issue-52903.toml"), "moby-master", 0..20, 100);
+    assert!(found.iter().all(|n| *n <= 100), "{found:?}");
+    found.sort();
+    println!(
+        "pct depth 3, 20 seeds: executions to find moby#52903: median {}, max {}",
+        found[10], found[19]
+    );
+}
+
+#[test]
+fn pct_finds_the_pr_giving_up_on_a_transient_holder() {
+    // Seed 1 finds it at execution 1396 (seed 0 needs 7335; see shuttle_long).
+    let found = pct_executions(&shipped("transient-holder.toml"), "pr-52927", 1..2, 5000);
+    assert!(found[0] <= 5000, "{found:?}");
+}
+
+#[test]
+fn random_sampling_of_two_starts_race_and_stop_breaks_only_convergence_on_moby_master() {
+    let sc = common::two_starts_race_and_stop("32768-60999", 32769, true);
+    let x = explore(
+        &sc,
+        by_name("moby-master").unwrap(),
+        EngineKind::Random,
+        500,
+        0,
+    )
+    .unwrap();
+    let f = x.failure.expect("random sampling finds moby#52903");
+    assert_eq!(f.property, Property::Convergence);
+}
+
+#[test]
+fn random_sampling_of_two_starts_race_and_stop_holds_on_pr_52927() {
+    let sc = common::two_starts_race_and_stop("32768-60999", 32769, true);
+    let x = explore(
+        &sc,
+        by_name("pr-52927").unwrap(),
+        EngineKind::Random,
+        500,
+        0,
+    )
+    .unwrap();
+    assert!(x.failure.is_none(), "{}", x.failure.unwrap().report.text());
+    assert_eq!(x.executions, 500);
+    println!(
+        "random: 500 executions, {} distinct outcomes",
+        x.outcomes.len()
+    );
+}
+
+#[test]
+fn the_minimized_counterexample_still_fails_and_is_no_larger() {
+    let sc = shipped("issue-52903.toml");
+    let p = by_name("moby-master").unwrap();
+    let f = explore(&sc, p, EngineKind::Pct { depth: 3 }, 100, 0)
+        .unwrap()
+        .failure
+        .unwrap();
+    let m = minimize(&sc, p, &f.recorded, f.property, 2000).unwrap();
+    assert!(
+        m.report
+            .properties
+            .iter()
+            .any(|v| v.property == f.property && !v.holds)
+    );
+    assert!(m.recorded.preemptions <= f.recorded.preemptions);
+    let (strict, _) =
+        run_schedule(&sc, p, &m.recorded.schedule, false, KernelKind::Sim, "x").unwrap();
+    assert_eq!(
+        strict.trace, m.report.trace,
+        "the minimized schedule replays exactly"
+    );
+}
+
+/// The minimal counterexample of every violation found, per policy.
+#[test]
+fn minimal_counterexamples() {
+    for (file, policy, engine, seed) in [
+        (
+            "issue-52903.toml",
+            "moby-master",
+            EngineKind::Pct { depth: 3 },
+            0,
+        ),
+        (
+            "transient-holder.toml",
+            "moby-master",
+            EngineKind::Pct { depth: 3 },
+            0,
+        ),
+        (
+            "transient-holder.toml",
+            "pr-52927",
+            EngineKind::Pct { depth: 3 },
+            1,
+        ),
+    ] {
+        let sc = shipped(file);
+        let p = by_name(policy).unwrap();
+        let f = explore(&sc, p, engine, 5000, seed)
+            .unwrap()
+            .failure
+            .expect("violation");
+        let mut m = minimize(&sc, p, &f.recorded, f.property, 2000).unwrap();
+        m.report.expectations = None;
+        let text = format!(
+            "{} under {policy}: {} violated (found by {} seed {seed} at execution {})\nminimized: {} preemptions, {} steps\nschedule:\n{}\n{}",
+            sc.name,
+            f.property,
+            engine.describe(),
+            f.execution,
+            m.recorded.preemptions,
+            m.recorded.schedule.tasks().count(),
+            m.recorded.schedule.to_text(),
+            m.report.text()
+        );
+        snapshot(
+            &format!(
+                "counterexample__{}__{policy}",
+                file.trim_end_matches(".toml")
+            ),
+            &text,
+        );
+    }
+}
+
+#[test]
+fn the_printed_replay_line_reproduces_the_failure_exactly() {
+    let out = std::env::temp_dir().join(format!("portsim-replay-{}", std::process::id()));
+    let bin = env!("CARGO_BIN_EXE_portsim");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let check = Command::new(bin)
+        .current_dir(root)
+        .args([
+            "check",
+            "scenarios/issue-52903.toml",
+            "--policy",
+            "moby-master",
+            "--engine",
+            "pct",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let text = String::from_utf8(check.stdout).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: portsim "))
+        .expect("a replay line");
+    let args: Vec<&str> = line.split(' ').collect();
+    let replay = Command::new(bin)
+        .current_dir(root)
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(replay.status.code(), Some(1));
+    let replayed = String::from_utf8(replay.stdout).unwrap();
+    let section =
+        |t: &str| t[t.find("trace:").unwrap()..t.find("properties:").unwrap()].to_string();
+    assert_eq!(section(&text), section(&replayed));
+    // The schedule file is plain text that parses back.
+    let file = args.last().unwrap();
+    assert!(Schedule::parse(&std::fs::read_to_string(file).unwrap()).is_ok());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_schedule_from_another_scenario_is_refused() {
+    let p = by_name("moby-master").unwrap();
+    let a = shipped("issue-52903.toml");
+    let f = explore(&a, p, EngineKind::Pct { depth: 3 }, 100, 0)
+        .unwrap()
+        .failure
+        .unwrap();
+    let b = shipped("issue-53306.toml");
+    let err = run_schedule(&b, p, &f.recorded.schedule, false, KernelKind::Sim, "x").unwrap_err();
+    assert!(err.contains("does not fit"), "{err}");
+}
