@@ -746,4 +746,45 @@ mod tests {
         n.bind(NS, SockId(2), &req(Proto::Tcp, "0.0.0.0", 2000), true)
             .unwrap();
     }
+
+    #[test]
+    fn world_tasks_race_for_one_port_through_kernel() {
+        let _g = shared();
+        if let Err(why) = available() {
+            println!("skipped: {why}");
+            return;
+        }
+        // Two world tasks on shuttle's single OS thread; each bind blocks
+        // that thread on a namespace worker, which never waits for a task.
+        crate::sync::run_once(|| {
+            use crate::kernel::Kernel;
+            use crate::sync;
+            use crate::trace::Trace;
+            let net: Arc<dyn Net> = Arc::new(LinuxNet::new().unwrap());
+            let k = Arc::new(
+                Kernel::new(
+                    net,
+                    &[NsConfig::default(), NsConfig::default()],
+                    Trace::new(),
+                )
+                .unwrap(),
+            );
+            let tasks: Vec<_> = ["a", "b"]
+                .into_iter()
+                .map(|who| {
+                    let k = k.clone();
+                    sync::spawn(move || {
+                        let r = req(Proto::Tcp, "0.0.0.0", 8443);
+                        k.bind(who, NsId::HOST, &r, false, who)
+                    })
+                })
+                .collect();
+            let mut results: Vec<_> = tasks.into_iter().map(|t| t.join().unwrap()).collect();
+            results.sort();
+            assert_eq!(results, [Ok(SockId(1)), Err(Errno::EADDRINUSE)]);
+            assert_eq!(k.sockets(NsId::HOST).len(), 1);
+            assert!(k.sockets(NsId(1)).is_empty());
+            assert_eq!(k.trace().len(), 2);
+        });
+    }
 }
