@@ -12,6 +12,7 @@
 pub mod linux;
 #[cfg(target_os = "linux")]
 pub mod netns;
+pub mod rule_table;
 pub mod sim;
 
 use crate::sync;
