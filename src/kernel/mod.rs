@@ -8,6 +8,10 @@
 //! program order so traces do not depend on the backend, remembers who owns
 //! each socket, and writes one trace line per syscall.
 
+#[cfg(target_os = "linux")]
+pub mod linux;
+#[cfg(target_os = "linux")]
+pub mod netns;
 pub mod rule_table;
 pub mod sim;
 
