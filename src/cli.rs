@@ -143,6 +143,24 @@ pub fn main() -> ExitCode {
                 KernelArg::Sim => KernelKind::Sim,
                 KernelArg::Linux => KernelKind::Linux,
             };
+            if kind == KernelKind::Linux {
+                if let Some(why) = explore::linux_refusal(&sc) {
+                    return fail(
+                        2,
+                        &format!(
+                            "{}: runs on the simulated kernel only: {why}",
+                            scenario.display()
+                        ),
+                    );
+                }
+                #[cfg(target_os = "linux")]
+                if let Err(why) = crate::kernel::linux::available() {
+                    return fail(
+                        2,
+                        &format!("--kernel linux needs network namespaces: {why}"),
+                    );
+                }
+            }
             let result = match &schedule {
                 None => explore::run_seed(&sc, policy, seed.or(sc.seed).unwrap_or(0), kind),
                 Some(path) => {

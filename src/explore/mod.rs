@@ -41,8 +41,40 @@ impl KernelKind {
 pub fn make_net(kind: KernelKind) -> Result<Arc<dyn Net>, String> {
     match kind {
         KernelKind::Sim => Ok(Arc::new(crate::kernel::sim::SimNet::new())),
-        KernelKind::Linux => Err("the linux kernel backend is not built yet".to_string()),
+        #[cfg(target_os = "linux")]
+        KernelKind::Linux => Ok(Arc::new(crate::kernel::linux::LinuxNet::new()?)),
+        #[cfg(not(target_os = "linux"))]
+        KernelKind::Linux => Err("the linux kernel backend needs Linux".to_string()),
     }
+}
+
+/// Why `scenario` cannot run on the real kernel, if it cannot: the linux
+/// backend binds loopback and wildcard addresses only.
+pub fn linux_refusal(scenario: &Scenario) -> Option<String> {
+    let mut addrs: Vec<std::net::IpAddr> = scenario.occupants.iter().map(|o| o.address).collect();
+    addrs.extend(
+        scenario
+            .containers
+            .iter()
+            .flat_map(|c| c.publish.iter().filter_map(|p| p.host_ip)),
+    );
+    addrs.extend(scenario.daemons.iter().filter_map(|d| d.child_ip));
+    if scenario
+        .daemons
+        .iter()
+        .any(|d| d.port_driver == crate::scenario::PortDriverKind::Slirp4netns)
+    {
+        return Some(
+            "it uses the slirp4netns port driver, whose child IP is not a loopback address"
+                .to_string(),
+        );
+    }
+    let bad: Vec<String> = addrs
+        .iter()
+        .filter(|a| !(a.is_loopback() || a.is_unspecified()))
+        .map(|a| a.to_string())
+        .collect();
+    (!bad.is_empty()).then(|| format!("it names non-loopback addresses ({})", bad.join(", ")))
 }
 
 /// Build the world and run it; call inside an engine execution.
