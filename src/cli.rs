@@ -4,6 +4,7 @@
 //! scenario file or flag (one message, nothing else printed), 3 an
 //! internal error. Output is assembled in full before it is written.
 
+#[cfg(not(feature = "os-threads"))]
 use crate::explore::schedule::Schedule;
 use crate::explore::{self, KernelKind};
 use crate::mapper;
@@ -82,6 +83,20 @@ pub enum Command {
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
     },
+    /// Run the world on real OS threads with no scheduler, many times, and
+    /// count the iterations that violate a property: the baseline of
+    /// uncontrolled testing. Needs the `os-threads` build
+    /// (`cargo run --release --features os-threads -- stress ...`).
+    Stress {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        #[arg(long, default_value = "moby-master", value_parser = policy_names())]
+        policy: String,
+        #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
+        kernel: KernelArg,
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -134,68 +149,8 @@ pub fn main() -> ExitCode {
             kernel,
             schedule,
         } => {
-            let sc = match crate::scenario::load(&scenario) {
-                Ok(s) => Arc::new(s),
-                Err(e) => return fail(2, &e.to_string()),
-            };
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
-            let kind = match kernel {
-                KernelArg::Sim => KernelKind::Sim,
-                KernelArg::Linux => KernelKind::Linux,
-            };
-            if kind == KernelKind::Linux {
-                if let Some(why) = explore::linux_refusal(&sc) {
-                    return fail(
-                        2,
-                        &format!(
-                            "{}: runs on the simulated kernel only: {why}",
-                            scenario.display()
-                        ),
-                    );
-                }
-                #[cfg(target_os = "linux")]
-                if let Err(why) = crate::kernel::linux::available() {
-                    return fail(
-                        2,
-                        &format!("--kernel linux needs network namespaces: {why}"),
-                    );
-                }
-            }
-            let result = match &schedule {
-                None => explore::run_seed(&sc, policy, seed.or(sc.seed).unwrap_or(0), kind),
-                Some(path) => {
-                    let text = match std::fs::read_to_string(path) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            return fail(
-                                2,
-                                &format!("{}: cannot read schedule: {e}", path.display()),
-                            );
-                        }
-                    };
-                    let sched = match Schedule::parse(&text) {
-                        Ok(s) => s,
-                        Err(e) => return fail(2, &format!("{}:{e}", path.display())),
-                    };
-                    let label = format!("schedule {}", path.display());
-                    match explore::run_schedule(&sc, policy, &sched, false, kind, &label) {
-                        Ok((mut r, _)) => {
-                            r.expectations = None;
-                            Ok(r)
-                        }
-                        Err(e) => return fail(2, &format!("{}: {e}", path.display())),
-                    }
-                }
-            };
-            let report = match result {
-                Ok(r) => r,
-                Err(e) => return fail(3, &e),
-            };
-            emit(&match format {
-                Format::Text => report.text(),
-                Format::Json => report.json(),
-            });
-            ExitCode::from(if report.violated() { 1 } else { 0 })
+            run_cmd(&scenario, policy, seed, format, kernel, schedule.as_deref())
         }
         Command::Check {
             scenario,
@@ -209,9 +164,175 @@ pub fn main() -> ExitCode {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
             check_cmd(&scenario, policy, engine, iterations, depth, seed, &out)
         }
+        Command::Stress {
+            scenario,
+            policy,
+            kernel,
+            iterations,
+        } => {
+            let policy = mapper::by_name(&policy).expect("clap checked the policy name");
+            stress_cmd(&scenario, policy, kernel, iterations)
+        }
     }
 }
 
+fn load(path: &std::path::Path) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
+    crate::scenario::load(path)
+        .map(Arc::new)
+        .map_err(|e| fail(2, &e.to_string()))
+}
+
+/// The backend a flag names, refused up front when this scenario or this
+/// machine cannot use it.
+fn kernel_for(
+    sc: &crate::scenario::Scenario,
+    path: &std::path::Path,
+    kernel: KernelArg,
+) -> Result<KernelKind, ExitCode> {
+    match kernel {
+        KernelArg::Sim => Ok(KernelKind::Sim),
+        KernelArg::Linux => {
+            if let Some(why) = explore::linux_refusal(sc) {
+                return Err(fail(
+                    2,
+                    &format!(
+                        "{}: runs on the simulated kernel only: {why}",
+                        path.display()
+                    ),
+                ));
+            }
+            #[cfg(target_os = "linux")]
+            if let Err(why) = crate::kernel::linux::available() {
+                return Err(fail(
+                    2,
+                    &format!("--kernel linux needs network namespaces: {why}"),
+                ));
+            }
+            Ok(KernelKind::Linux)
+        }
+    }
+}
+
+#[cfg(feature = "os-threads")]
+fn run_cmd(
+    _: &std::path::Path,
+    _: &'static dyn mapper::Policy,
+    _: Option<u64>,
+    _: Format,
+    _: KernelArg,
+    _: Option<&std::path::Path>,
+) -> ExitCode {
+    fail(
+        2,
+        "this build (--features os-threads) runs `stress` only; build without it for `run` and `check`",
+    )
+}
+
+#[cfg(not(feature = "os-threads"))]
+fn run_cmd(
+    scenario: &std::path::Path,
+    policy: &'static dyn mapper::Policy,
+    seed: Option<u64>,
+    format: Format,
+    kernel: KernelArg,
+    schedule: Option<&std::path::Path>,
+) -> ExitCode {
+    let sc = match load(scenario) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let kind = match kernel_for(&sc, scenario, kernel) {
+        Ok(k) => k,
+        Err(c) => return c,
+    };
+    let result = match schedule {
+        None => explore::run_seed(&sc, policy, seed.or(sc.seed).unwrap_or(0), kind),
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    return fail(2, &format!("{}: cannot read schedule: {e}", path.display()));
+                }
+            };
+            let sched = match Schedule::parse(&text) {
+                Ok(s) => s,
+                Err(e) => return fail(2, &format!("{}:{e}", path.display())),
+            };
+            let label = format!("schedule {}", path.display());
+            match explore::run_schedule(&sc, policy, &sched, false, kind, &label) {
+                Ok((mut r, _)) => {
+                    r.expectations = None;
+                    Ok(r)
+                }
+                Err(e) => return fail(2, &format!("{}: {e}", path.display())),
+            }
+        }
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return fail(3, &e),
+    };
+    emit(&match format {
+        Format::Text => report.text(),
+        Format::Json => report.json(),
+    });
+    ExitCode::from(if report.violated() { 1 } else { 0 })
+}
+
+#[cfg(not(feature = "os-threads"))]
+fn stress_cmd(
+    _: &std::path::Path,
+    _: &'static dyn mapper::Policy,
+    _: KernelArg,
+    _: usize,
+) -> ExitCode {
+    fail(
+        2,
+        "`portsim stress` runs real OS threads: use `cargo run --release --features os-threads -- stress ...`",
+    )
+}
+
+#[cfg(feature = "os-threads")]
+fn stress_cmd(
+    scenario: &std::path::Path,
+    policy: &'static dyn mapper::Policy,
+    kernel: KernelArg,
+    iterations: usize,
+) -> ExitCode {
+    let sc = match load(scenario) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let kind = match kernel_for(&sc, scenario, kernel) {
+        Ok(k) => k,
+        Err(c) => return c,
+    };
+    match explore::stress::stress(&sc, policy, kind, iterations) {
+        Ok(r) => {
+            emit(&r.text());
+            ExitCode::from(if r.violating > 0 { 1 } else { 0 })
+        }
+        Err(e) => fail(3, &e),
+    }
+}
+
+#[cfg(feature = "os-threads")]
+fn check_cmd(
+    _: &std::path::Path,
+    _: &'static dyn mapper::Policy,
+    _: EngineArg,
+    _: usize,
+    _: usize,
+    _: u64,
+    _: &std::path::Path,
+) -> ExitCode {
+    fail(
+        2,
+        "this build (--features os-threads) runs `stress` only; build without it for `run` and `check`",
+    )
+}
+
+#[cfg(not(feature = "os-threads"))]
 fn check_cmd(
     path: &std::path::Path,
     policy: &'static dyn crate::mapper::Policy,
@@ -337,6 +458,7 @@ pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) 
     )
 }
 
+#[cfg(not(feature = "os-threads"))]
 fn write_atomic(path: &std::path::Path, body: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

@@ -5,7 +5,7 @@
 pub mod allocator;
 pub mod bridge;
 pub mod check;
-#[cfg(all(not(loom), not(feature = "os-threads")))]
+#[cfg(not(loom))]
 pub mod cli;
 pub mod error;
 pub mod explore;

@@ -1,17 +1,14 @@
 //! `portsim`: see `portsim --help` and README.md.
 
-#[cfg(all(not(loom), not(feature = "os-threads")))]
+#[cfg(not(loom))]
 fn main() -> std::process::ExitCode {
     portsim::cli::main()
 }
 
-/// Under `--cfg loom` or `--features os-threads` the world runs on other
-/// primitives; the command line needs shuttle's.
-#[cfg(any(loom, feature = "os-threads"))]
+/// Under `--cfg loom` the world runs on loom's primitives, which only work
+/// inside `loom::model`: this build serves the loom models.
+#[cfg(loom)]
 fn main() -> std::process::ExitCode {
-    eprintln!(
-        "portsim: this build ({}) serves the models and stress engine; build without --cfg loom / os-threads for the CLI",
-        portsim::sync::ENGINE
-    );
+    eprintln!("portsim: a --cfg loom build serves the loom models only");
     std::process::ExitCode::from(2)
 }

@@ -13,6 +13,8 @@ pub mod engine;
 pub mod minimize;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod schedule;
+#[cfg(all(not(loom), feature = "os-threads"))]
+pub mod stress;
 
 use crate::kernel::Net;
 use crate::mapper::Policy;

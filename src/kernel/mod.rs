@@ -413,7 +413,12 @@ impl Kernel {
         self.net.sysctl(ns, name)
     }
 
-    /// Dry-run a bind (see [`Net::probe`]).
+    /// Would `req` (then listen) succeed in `ns` now? Judged by the
+    /// simulated rules over the sockets open in `ns`, never by a real bind:
+    /// a checker's probe must not disturb a namespace in which other
+    /// threads may be binding (under `os-threads` on the real kernel a
+    /// probe socket made a world thread's listen fail). The rule table
+    /// shows these rules agree with the kernel.
     pub fn probe(
         &self,
         ns: NsId,
@@ -421,7 +426,28 @@ impl Kernel {
         listen: bool,
         privileged: bool,
     ) -> Result<(), Errno> {
-        self.net.probe(ns, req, listen, privileged)
+        let start = self
+            .net
+            .sysctl(ns, "ip_unprivileged_port_start")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1024);
+        let model = sim::SimNet::new();
+        let cfg = NsConfig {
+            ip_unprivileged_port_start: start,
+            ..NsConfig::default()
+        };
+        model.create_ns(NsId(0), &cfg).map_err(|_| Errno::EINVAL)?;
+        for s in self.net.sockets(ns) {
+            let applied = BindReq {
+                v6only: s.v6only_effective,
+                ..s.req
+            };
+            if model.bind(NsId(0), s.id, &applied, true).is_ok() && s.listening {
+                let _ = model.listen(NsId(0), s.id);
+            }
+        }
+        model.probe(NsId(0), req, listen, privileged)
     }
 }
 
