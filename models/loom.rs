@@ -1,8 +1,8 @@
 //! Exhaustive models under loom (build with `RUSTFLAGS="--cfg loom"`).
 //!
 //! Each model explores every interleaving of a bounded configuration up to
-//! a preemption bound (`LOOM_MAX_PREEMPTIONS`, default 2 here), counts the
-//! executions, and states what it proves or which bug it must find. Loom
+//! the preemption bound it names, counts the executions, and states what it
+//! proves or which bug it must find. Loom
 //! orders threads only: a racing occupant's port is fixed per model.
 #![cfg(loom)]
 
@@ -18,14 +18,16 @@ use std::sync::{Arc, Mutex};
 
 /// Explore `sc` under `policy`; returns the number of executions and the
 /// first report that violated each property.
-fn explore(sc: Arc<Scenario>, policy: &str) -> (usize, BTreeMap<Property, RunReport>) {
+fn explore(
+    sc: Arc<Scenario>,
+    policy: &str,
+    bound: usize,
+) -> (usize, BTreeMap<Property, RunReport>) {
     let policy = portsim::mapper::by_name(policy).expect("policy");
     let count = Arc::new(AtomicUsize::new(0));
     let seen: Arc<Mutex<BTreeMap<Property, RunReport>>> = Arc::new(Mutex::new(BTreeMap::new()));
     let mut b = loom::model::Builder::new();
-    if std::env::var("LOOM_MAX_PREEMPTIONS").is_err() {
-        b.preemption_bound = Some(2);
-    }
+    b.preemption_bound = Some(bound);
     let (c2, s2) = (count.clone(), seen.clone());
     b.check(move || {
         c2.fetch_add(1, Ordering::Relaxed);
@@ -52,6 +54,7 @@ fn moby_master_two_starts_race_and_stop_breaks_convergence() {
     let (n, seen) = explore(
         common::two_starts_race_and_stop("32768-60999", 32769, true),
         "moby-master",
+        2,
     );
     assert!(n > 1);
     assert!(
@@ -76,7 +79,53 @@ fn pr_52927_two_starts_race_and_stop_holds_everything() {
     let (n, seen) = explore(
         common::two_starts_race_and_stop("32768-60999", 32769, true),
         "pr-52927",
+        2,
     );
+    assert!(n > 1);
+    if let Some((p, r)) = seen.iter().next() {
+        panic!("{p} violated:\n{}", r.text());
+    }
+}
+
+/// pr-52927 with a two-port range, one port held by a running container and
+/// a host program that holds the other briefly: some interleaving keeps the
+/// program's hold across all ten back-to-back attempts and the start fails
+/// although the port is free right after (see scenarios/transient-holder.toml).
+/// It takes three preemptions: into the program before the first AddPort,
+/// back to the start, and into the program again before the start reports.
+#[test]
+fn pr_52927_transient_holder_outlasts_the_ten_retries() {
+    let sc = common::scenario(
+        "transient-holder",
+        include_str!("../scenarios/transient-holder.toml"),
+    );
+    let (n, seen) = explore(sc, "pr-52927", 3);
+    assert!(n > 1);
+    assert!(
+        seen.contains_key(&Property::Convergence),
+        "loom must find the PR giving up"
+    );
+    let others: Vec<_> = seen
+        .keys()
+        .filter(|p| **p != Property::Convergence)
+        .collect();
+    assert!(others.is_empty(), "unexpected violations {others:?}");
+}
+
+/// Two daemons sharing the host, each starting a `-p 0:80` container at
+/// the same time from the same fresh range: their rootlesskits collide on
+/// 32768 in the host. moby-master fails one start (moby#53306's shape).
+#[test]
+fn moby_master_two_daemons_collide_in_the_host() {
+    let (n, seen) = explore(common::two_daemons(), "moby-master", 3);
+    assert!(n > 1);
+    assert!(seen.contains_key(&Property::Convergence));
+}
+
+/// pr-52927 on the same two daemons: every interleaving converges.
+#[test]
+fn pr_52927_two_daemons_converge() {
+    let (n, seen) = explore(common::two_daemons(), "pr-52927", 3);
     assert!(n > 1);
     if let Some((p, r)) = seen.iter().next() {
         panic!("{p} violated:\n{}", r.text());

@@ -301,7 +301,12 @@ impl World {
             outcome.summary(),
         );
         if !outcome.ok {
-            self.checker.after_failed_start(self, c);
+            if cfg!(loom) {
+                self.kernel
+                    .observe_all(|| self.checker.after_failed_start(self, c));
+            } else {
+                self.checker.after_failed_start(self, c);
+            }
         }
     }
 

@@ -62,3 +62,31 @@ pub fn violated(reports: &[portsim::report::RunReport]) -> BTreeSet<Property> {
         .flat_map(|r| r.properties.iter().filter(|p| !p.holds).map(|p| p.property))
         .collect()
 }
+
+/// Two daemons sharing the host namespace, each with one `-p 0:80`
+/// container, started at the same time.
+pub fn two_daemons() -> Arc<Scenario> {
+    scenario(
+        "two-daemons",
+        r#"
+name = "two-daemons"
+steps = [["start a", "start b"]]
+
+[[daemon]]
+name = "d1"
+
+[[daemon]]
+name = "d2"
+
+[[container]]
+name = "a"
+daemon = "d1"
+publish = ["0:80"]
+
+[[container]]
+name = "b"
+daemon = "d2"
+publish = ["0:80"]
+"#,
+    )
+}

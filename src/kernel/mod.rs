@@ -382,6 +382,16 @@ impl Kernel {
         r
     }
 
+    /// Hold every namespace's lock while `f` runs: makes a checker's read
+    /// of the tables visible to loom, whose partial-order reduction would
+    /// otherwise treat it as independent of every world step (and skip the
+    /// orders in which a racing occupant changes what the checker sees).
+    /// Used under `--cfg loom` only; shuttle explores without reduction.
+    pub fn observe_all<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guards: Vec<_> = self.ns_locks.iter().map(sync::lock).collect();
+        f()
+    }
+
     /// Hand a socket to another owner (a file descriptor passed to
     /// docker-proxy). Not a syscall on the namespace: no scheduling point.
     pub fn set_owner(&self, ns: NsId, id: SockId, owner: &str) {
