@@ -7,6 +7,7 @@
 //! - [`slirp4netns`]: the slirp4netns driver
 //!   (pkg/port/slirp4netns/slirp4netns.go) and the slirp4netns side of its
 //!   `add_hostfwd`/`remove_hostfwd` API;
+//! - [`real`]: the real rootlesskit binary, to compare the model with;
 //! - [`api`]: the HTTP answers (pkg/api/router/router.go,
 //!   pkg/httputil/httputil.go).
 //!
@@ -15,6 +16,8 @@
 
 pub mod api;
 pub mod builtin;
+#[cfg(target_os = "linux")]
+pub mod real;
 pub mod slirp4netns;
 pub mod validate;
 
