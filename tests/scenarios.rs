@@ -65,6 +65,7 @@ scenario_tests! {
     fixed_port_busy => "fixed-port-busy.toml",
     dual_stack_partial => "dual-stack-partial.toml",
     transient_holder => "transient-holder.toml",
+    slirp4netns_no_retry => "slirp4netns-no-retry.toml",
 }
 
 #[test]

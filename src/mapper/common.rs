@@ -51,7 +51,7 @@ pub fn set_child_host_ips(env: &Env, who: &str, cfg: &mut Vec<PortBindingReq>) {
                     env.log(
                         who,
                         format!(
-                            "drop {} {}: unsupported by the port driver",
+                            "drop the {} binding for host IP {}: unsupported by the port driver",
                             cfg[i].proto, cfg[i].host_ip
                         ),
                     );
