@@ -88,28 +88,21 @@ fn pr_52927_two_starts_race_and_stop_holds_everything() {
 }
 
 /// pr-52927 with a two-port range, one port held by a running container and
-/// a host program that holds the other briefly: some interleaving keeps the
-/// program's hold across all ten back-to-back attempts and the start fails
-/// although the port is free right after (see scenarios/transient-holder.toml).
-/// It takes three preemptions: into the program before the first AddPort,
-/// back to the start, and into the program again before the start reports.
+/// a host program that holds the other briefly: in every interleaving up to
+/// three preemptions, a failed start had no port free since its last
+/// attempt (the program outlived the ten back-to-back retries, or let go in
+/// time), so convergence holds (see scenarios/transient-holder.toml).
 #[test]
-fn pr_52927_transient_holder_outlasts_the_ten_retries() {
+fn pr_52927_transient_holder_never_leaves_a_free_port_unused() {
     let sc = common::scenario(
         "transient-holder",
         include_str!("../scenarios/transient-holder.toml"),
     );
     let (n, seen) = explore(sc, "pr-52927", 3);
     assert!(n > 1);
-    assert!(
-        seen.contains_key(&Property::Convergence),
-        "loom must find the PR giving up"
-    );
-    let others: Vec<_> = seen
-        .keys()
-        .filter(|p| **p != Property::Convergence)
-        .collect();
-    assert!(others.is_empty(), "unexpected violations {others:?}");
+    if let Some((p, r)) = seen.iter().next() {
+        panic!("{p} violated:\n{}", r.text());
+    }
 }
 
 /// Two daemons sharing the host, each starting a `-p 0:80` container at

@@ -381,13 +381,61 @@ fn convergence(w: &World, c: usize) -> Option<String> {
         return None;
     }
     let reservations = d.allocator.reservations();
-    let free = (lo..=hi)
-        .find(|p| !skip.contains(p) && group_free(w, cfg.daemon, &group, *p, &reservations))?;
+    let freed = freed_since_last_allocation(w, &cfg.name);
+    let free = (lo..=hi).find(|p| {
+        !skip.contains(p)
+            && !freed.contains(p)
+            && group_free(w, cfg.daemon, &group, *p, &reservations)
+    })?;
     Some(format!(
-        "{}'s -p group {} failed although port {free} was free in both namespaces ({occupied} host port(s) of {lo}-{hi} held by occupants)",
+        "{}'s -p group {} failed although port {free} was free in both namespaces since its last allocation ({occupied} host port(s) of {lo}-{hi} held by occupants)",
         cfg.name,
         crate::mapper::common::describe_group(&group)
     ))
+}
+
+/// Ports that anyone (the failing start's own cleanup included) closed a
+/// socket on, or released from an allocator, since `name`'s last
+/// allocation request. A port free
+/// now and not in this set was free for the whole time since that request
+/// (only a close or a release makes a port free), so the start's last
+/// attempt could have had it. A port that became free only after the last
+/// attempt is not held against the policy.
+fn freed_since_last_allocation(w: &World, name: &str) -> BTreeSet<u16> {
+    let evs = w.trace.events();
+    let mut port_of: BTreeMap<String, u16> = BTreeMap::new();
+    for e in &evs {
+        if let (Some(rest), Some(id)) =
+            (e.action.strip_prefix("bind "), e.result.strip_prefix("ok "))
+        {
+            let addr = rest.split(' ').nth(1).unwrap_or("");
+            if let Some(port) = addr.rsplit(':').next().and_then(|p| p.parse().ok()) {
+                port_of.insert(id.to_string(), port);
+            }
+        }
+    }
+    let last = evs
+        .iter()
+        .rposition(|e| {
+            e.who == name
+                && e.layer.ends_with("/allocator")
+                && e.action.starts_with("RequestPortsInRange")
+        })
+        .unwrap_or(0);
+    let mut freed = BTreeSet::new();
+    for e in &evs[last..] {
+        if let Some(id) = e.action.strip_prefix("close ")
+            && let Some(p) = port_of.get(id)
+        {
+            freed.insert(*p);
+        }
+        if e.action.starts_with("ReleasePort ")
+            && let Some(p) = e.action.rsplit(' ').next().and_then(|p| p.parse().ok())
+        {
+            freed.insert(p);
+        }
+    }
+    freed
 }
 
 fn occupant_ports(w: &World, proto: Proto, lo: u16, hi: u16) -> usize {

@@ -11,7 +11,9 @@
 use portsim::explore::{KernelKind, run_seed};
 use portsim::mapper::{Policy, broken, by_name};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner};
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner,
+};
 use std::sync::Arc;
 
 /// A generated world, small enough to read once shrunk.
@@ -32,7 +34,15 @@ struct Gen {
     stop_first: bool,
 }
 
-const SPECS: [&str; 7] = ["0:80", "80", "127.0.0.1::80", "[::1]:0:80", "0:80/udp", "FIXED:80", "RANGE:80"];
+const SPECS: [&str; 7] = [
+    "0:80",
+    "80",
+    "127.0.0.1::80",
+    "[::1]:0:80",
+    "0:80/udp",
+    "FIXED:80",
+    "RANGE:80",
+];
 const OCC_ADDRS: [(&str, bool); 3] = [("0.0.0.0", false), ("::", false), ("::", true)];
 
 impl Gen {
@@ -46,14 +56,21 @@ impl Gen {
 
     fn spec(&self, i: usize) -> String {
         let b = self.base();
-        SPECS[i].replace("FIXED", &(b + 1).to_string()).replace("RANGE", &format!("{}-{}", b, b + 2))
+        SPECS[i]
+            .replace("FIXED", &(b + 1).to_string())
+            .replace("RANGE", &format!("{}-{}", b, b + 2))
     }
 
     fn toml(&self) -> String {
         let mut s = String::from("name = \"generated\"\n");
-        let names: Vec<String> = (0..self.containers.len()).map(|i| format!("c{i}")).collect();
+        let names: Vec<String> = (0..self.containers.len())
+            .map(|i| format!("c{i}"))
+            .collect();
         let mut steps = vec![format!("\"start {}\"", names[0])];
-        let mut group: Vec<String> = names[1..].iter().map(|n| format!("\"start {n}\"")).collect();
+        let mut group: Vec<String> = names[1..]
+            .iter()
+            .map(|n| format!("\"start {n}\""))
+            .collect();
         let racing = matches!(self.occupant, Some((1 | 2, _, _)));
         if racing {
             group.push("\"race o\"".into());
@@ -110,25 +127,33 @@ fn worlds() -> impl Strategy<Value = Gen> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(range, two, lock, proxy, containers, occupant, concurrent, stop_first)| Gen {
-            range,
-            two_daemons: two,
-            bridge_lock: !lock,
-            userland_proxy: !proxy,
-            containers,
-            occupant,
-            concurrent,
-            stop_first,
-        })
+        .prop_map(
+            |(range, two, lock, proxy, containers, occupant, concurrent, stop_first)| Gen {
+                range,
+                two_daemons: two,
+                bridge_lock: !lock,
+                userland_proxy: !proxy,
+                containers,
+                occupant,
+                concurrent,
+                stop_first,
+            },
+        )
 }
 
 /// Run `g` under `policy` at seeds 0..3; Err with the first violation.
 fn holds(g: &Gen, policy: &'static dyn Policy) -> Result<(), String> {
-    let sc = Arc::new(portsim::scenario::parse_str("generated.toml", &g.toml()).map_err(|e| format!("bad generated file: {e}"))?);
+    let sc = Arc::new(
+        portsim::scenario::parse_str("generated.toml", &g.toml())
+            .map_err(|e| format!("bad generated file: {e}"))?,
+    );
     for seed in 0..3 {
         let r = run_seed(&sc, policy, seed, KernelKind::Sim)?;
         if let Some(v) = r.properties.iter().find_map(|p| p.violation.clone()) {
-            return Err(format!("seed {seed}: {} violated: {}", v.property, v.message));
+            return Err(format!(
+                "seed {seed}: {} violated: {}",
+                v.property, v.message
+            ));
         }
     }
     Ok(())
@@ -141,8 +166,11 @@ fn search(policy: &'static dyn Policy, cases: u32, file: &'static str) -> Option
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
-    match runner.run(&worlds(), |g| holds(&g, policy).map_err(TestCaseError::fail)) {
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    match runner.run(&worlds(), |g| {
+        holds(&g, policy).map_err(TestCaseError::fail)
+    }) {
         Ok(()) => None,
         Err(TestError::Fail(why, g)) => Some((g, why.to_string())),
         Err(e) => panic!("{e}"),
@@ -158,10 +186,14 @@ fn snapshot(name: &str, text: &str) {
 
 #[test]
 fn every_generated_scenario_parses() {
-    let mut runner = TestRunner::new_with_rng(Config::with_cases(200), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let mut runner = TestRunner::new_with_rng(
+        Config::with_cases(200),
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
     runner
         .run(&worlds(), |g| {
-            portsim::scenario::parse_str("generated.toml", &g.toml()).map_err(|e| TestCaseError::fail(format!("{e}\n{}", g.toml())))?;
+            portsim::scenario::parse_str("generated.toml", &g.toml())
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{}", g.toml())))?;
             Ok(())
         })
         .unwrap();
@@ -169,23 +201,46 @@ fn every_generated_scenario_parses() {
 
 #[test]
 fn moby_master_is_broken_and_proptest_shrinks_it() {
-    let (g, why) = search(by_name("moby-master").unwrap(), 200, "proptest-regressions/generated-moby-master.txt")
-        .expect("generated scenarios break moby-master");
+    let (g, why) = search(
+        by_name("moby-master").unwrap(),
+        200,
+        "proptest-regressions/generated-moby-master.txt",
+    )
+    .expect("generated scenarios break moby-master");
     assert!(why.contains("convergence"), "{why}");
     // Something in the host must take a child-free port: a second daemon
     // or an occupant. Shrinking keeps one of them and at most two starts.
-    assert!(g.containers.len() <= 2, "shrunk to something small:\n{}", g.toml());
+    assert!(
+        g.containers.len() <= 2,
+        "shrunk to something small:\n{}",
+        g.toml()
+    );
     assert!(g.two_daemons || g.occupant.is_some(), "{}", g.toml());
-    assert!(holds(&g, by_name("moby-master").unwrap()).is_err(), "the minimal scenario still fails");
-    snapshot("generated__moby-master-minimal", &format!("{why}\n\n{}", g.toml()));
+    assert!(
+        holds(&g, by_name("moby-master").unwrap()).is_err(),
+        "the minimal scenario still fails"
+    );
+    snapshot(
+        "generated__moby-master-minimal",
+        &format!("{why}\n\n{}", g.toml()),
+    );
 }
 
 #[test]
 fn every_broken_variant_is_found() {
     for (v, file) in [
-        (&broken::LeakReservation as &'static dyn Policy, "proptest-regressions/generated-leak-reservation.txt"),
-        (&broken::KeepHostPort, "proptest-regressions/generated-keep-host-port.txt"),
-        (&broken::SkipPortDriver, "proptest-regressions/generated-skip-port-driver.txt"),
+        (
+            &broken::LeakReservation as &'static dyn Policy,
+            "proptest-regressions/generated-leak-reservation.txt",
+        ),
+        (
+            &broken::KeepHostPort,
+            "proptest-regressions/generated-keep-host-port.txt",
+        ),
+        (
+            &broken::SkipPortDriver,
+            "proptest-regressions/generated-skip-port-driver.txt",
+        ),
     ] {
         let found = search(v, 200, file);
         assert!(found.is_some(), "{} not found", v.name());
@@ -197,11 +252,18 @@ fn every_broken_variant_is_found() {
 #[test]
 #[ignore]
 fn pr_52927_search() {
-    match search(by_name("pr-52927").unwrap(), 3000, "proptest-regressions/generated-pr-52927.txt") {
+    match search(
+        by_name("pr-52927").unwrap(),
+        3000,
+        "proptest-regressions/generated-pr-52927.txt",
+    ) {
         None => println!("pr-52927: no violation in 3000 generated scenarios x 3 seeds"),
         Some((g, why)) => {
             println!("pr-52927: {why}\n{}", g.toml());
-            snapshot("generated__pr-52927-minimal", &format!("{why}\n\n{}", g.toml()));
+            snapshot(
+                "generated__pr-52927-minimal",
+                &format!("{why}\n\n{}", g.toml()),
+            );
         }
     }
 }

@@ -66,6 +66,8 @@ scenario_tests! {
     dual_stack_partial => "dual-stack-partial.toml",
     transient_holder => "transient-holder.toml",
     slirp4netns_no_retry => "slirp4netns-no-retry.toml",
+    stale_bindings => "stale-bindings.toml",
+    ten_collisions => "ten-collisions.toml",
 }
 
 #[test]
