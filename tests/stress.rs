@@ -96,3 +96,23 @@ fn uncontrolled_threads_rarely_if_ever_see_the_transient_holder() {
         );
     }
 }
+
+#[test]
+fn uncontrolled_threads_and_the_stale_bindings() {
+    for k in kernels() {
+        let r = stress(
+            &load("stale-bindings.toml"),
+            portsim::mapper::by_name("pr-52927").unwrap(),
+            k,
+            1000,
+        )
+        .unwrap();
+        println!(
+            "{} on {}: {} of 1000 iterations violate ({:?})",
+            r.scenario,
+            k.name(),
+            r.violating,
+            r.by_property
+        );
+    }
+}

@@ -195,6 +195,23 @@ pub fn unmap_ports(env: &Env, who: &str, pbs: &[PortBinding]) -> Result<(), GoEr
     }
 }
 
+/// `bindings := make(...)` and Go's deferred `if retErr != nil {
+/// pm.UnmapPorts(ctx, bindings) }`: `body` runs with the slice, and the
+/// cleanup sees whatever the slice holds when `body` returns an error.
+pub fn with_deferred_unmap(
+    this: &dyn super::Policy,
+    env: &Env,
+    who: &str,
+    body: impl FnOnce(&mut Vec<PortBinding>) -> Result<Vec<PortBinding>, GoError>,
+) -> Result<Vec<PortBinding>, GoError> {
+    let mut bindings: Vec<PortBinding> = Vec::new();
+    let result = body(&mut bindings);
+    if result.is_err() {
+        deferred_unmap(env, who, this, &bindings);
+    }
+    result
+}
+
 /// Run Go's deferred `if retErr != nil { UnmapPorts(bindings) }` and log
 /// its error as the Go code does (a warning, never returned).
 pub fn deferred_unmap(env: &Env, who: &str, policy: &dyn super::Policy, bindings: &[PortBinding]) {

@@ -46,18 +46,12 @@ pub fn map_ports(
     check_group(&cfg)?;
     let key = group_key(&cfg);
 
-    // bindings, and the deferred UnmapPorts that sees it on an error return.
-    let mut bindings: Vec<PortBinding> = Vec::new();
-    let result = (|| {
+    with_deferred_unmap(this, env, who, |bindings| {
         set_child_host_ips(env, who, &mut cfg);
         let addrs = child_addrs(&cfg);
         let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
-        bindings = make_bindings(env, &cfg, port, &socks);
-        config_port_driver(env, who, &mut bindings)?;
+        *bindings = make_bindings(env, &cfg, port, &socks);
+        config_port_driver(env, who, bindings)?;
         Ok(bindings.clone())
-    })();
-    if result.is_err() {
-        deferred_unmap(env, who, this, &bindings);
-    }
-    result
+    })
 }

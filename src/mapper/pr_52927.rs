@@ -60,8 +60,7 @@ pub fn map_ports(
     check_group(&cfg)?;
     let key = group_key(&cfg);
 
-    let mut bindings: Vec<PortBinding> = Vec::new();
-    let result = (|| {
+    with_deferred_unmap(this, env, who, |bindings| {
         set_child_host_ips(env, who, &mut cfg);
         let addrs = child_addrs(&cfg);
         let dynamic_port = key.1 == 0 || key.1 != key.2;
@@ -70,14 +69,14 @@ pub fn map_ports(
             let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
             bindings.clear();
             bindings.extend(make_bindings(env, &cfg, port, &socks));
-            let err = match config_port_driver(env, who, &mut bindings) {
+            let err = match config_port_driver(env, who, bindings) {
                 Ok(()) => return Ok(bindings.clone()),
                 Err(e) => e,
             };
             if !dynamic_port || !is_addr_in_use(&err) || attempt >= MAX_HOST_BIND_ATTEMPTS - 1 {
                 return Err(err);
             }
-            if let Err(u) = this.unmap_ports(env, who, &bindings) {
+            if let Err(u) = this.unmap_ports(env, who, bindings) {
                 env.log(
                     who,
                     format!(
@@ -95,11 +94,7 @@ pub fn map_ports(
             );
             attempt += 1;
         }
-    })();
-    if result.is_err() {
-        deferred_unmap(env, who, this, &bindings);
-    }
-    result
+    })
 }
 
 #[cfg(test)]

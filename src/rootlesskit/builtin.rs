@@ -15,7 +15,7 @@
 //! close of the listener.
 
 use super::validate::{go_quote_int, join_host_port, parse_ip, validate_port_spec};
-use super::{DriverInfo, PortDriver, Spec, result_text};
+use super::{DriverInfo, PortDriver, Spec, trace_add, trace_remove};
 use crate::kernel::{BindReq, Errno, Kernel, NsId, Proto, SockId, addr_port};
 use crate::sync;
 use std::collections::BTreeMap;
@@ -162,23 +162,13 @@ impl PortDriver for Builtin {
 
     fn add_port(&self, who: &str, spec: &Spec) -> Result<u32, String> {
         let r = self.add(who, spec);
-        self.kernel.trace().emit(
-            who,
-            &self.layer,
-            format!("AddPort {}", spec.describe()),
-            result_text(&r, |id| format!("ok id={id}")),
-        );
+        trace_add(&self.kernel, &self.layer, who, spec, &r);
         r
     }
 
     fn remove_port(&self, who: &str, id: u32) -> Result<(), String> {
         let r = self.remove(who, id);
-        self.kernel.trace().emit(
-            who,
-            &self.layer,
-            format!("RemovePort {id}"),
-            result_text(&r, |_| "ok".to_string()),
-        );
+        trace_remove(&self.kernel, &self.layer, who, id, &r);
         r
     }
 

@@ -76,6 +76,38 @@ fn result_text<T>(r: &Result<T, String>, ok: impl Fn(&T) -> String) -> String {
     }
 }
 
+/// The trace line of an `AddPort` call, the same for every driver.
+fn trace_add(
+    kernel: &crate::kernel::Kernel,
+    layer: &str,
+    who: &str,
+    spec: &Spec,
+    r: &Result<u32, String>,
+) {
+    kernel.trace().emit(
+        who,
+        layer,
+        format!("AddPort {}", spec.describe()),
+        result_text(r, |id| format!("ok id={id}")),
+    );
+}
+
+/// The trace line of a `RemovePort` call, the same for every driver.
+fn trace_remove(
+    kernel: &crate::kernel::Kernel,
+    layer: &str,
+    who: &str,
+    id: u32,
+    r: &Result<(), String>,
+) {
+    kernel.trace().emit(
+        who,
+        layer,
+        format!("RemovePort {id}"),
+        result_text(r, |_| "ok".to_string()),
+    );
+}
+
 /// Shared pieces of the driver tests: a simulated host and one child
 /// namespace, specs, and host programs holding ports.
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! critical section.
 
 use super::validate::{go_quote, parse_ip, validate_port_spec};
-use super::{DriverInfo, PortDriver, Spec, result_text};
+use super::{DriverInfo, PortDriver, Spec, trace_add, trace_remove};
 use crate::kernel::{BindReq, Kernel, NsId, Proto, SockId};
 use crate::sync;
 use std::collections::BTreeMap;
@@ -215,23 +215,13 @@ impl PortDriver for Slirp4netns {
 
     fn add_port(&self, who: &str, spec: &Spec) -> Result<u32, String> {
         let r = self.add(who, spec);
-        self.kernel.trace().emit(
-            who,
-            &self.layer,
-            format!("AddPort {}", spec.describe()),
-            result_text(&r, |id| format!("ok id={id}")),
-        );
+        trace_add(&self.kernel, &self.layer, who, spec, &r);
         r
     }
 
     fn remove_port(&self, who: &str, id: u32) -> Result<(), String> {
         let r = self.remove(who, id);
-        self.kernel.trace().emit(
-            who,
-            &self.layer,
-            format!("RemovePort {id}"),
-            result_text(&r, |_| "ok".to_string()),
-        );
+        trace_remove(&self.kernel, &self.layer, who, id, &r);
         r
     }
 
