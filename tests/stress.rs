@@ -79,7 +79,9 @@ fn uncontrolled_threads_never_break_pr_52927_on_issue_52903() {
 }
 
 #[test]
-fn uncontrolled_threads_rarely_if_ever_see_the_transient_holder() {
+/// The transient holder never leaves a port free since a failed start's
+/// last attempt, so no iteration may violate anything.
+fn uncontrolled_threads_see_no_violation_with_a_transient_holder() {
     for k in kernels() {
         let r = stress(
             &load("transient-holder.toml"),
@@ -94,9 +96,13 @@ fn uncontrolled_threads_rarely_if_ever_see_the_transient_holder() {
             k.name(),
             r.violating
         );
+        assert_eq!(r.violating, 0, "{}", r.text());
     }
 }
 
+/// Measures how often uncontrolled threads reach PR #52927's stale
+/// bindings (README: 0 of 1 000 per kernel), and checks that nothing
+/// but allocator consistency ever breaks there.
 #[test]
 fn uncontrolled_threads_and_the_stale_bindings() {
     for k in kernels() {
@@ -114,5 +120,14 @@ fn uncontrolled_threads_and_the_stale_bindings() {
             r.violating,
             r.by_property
         );
+        // The stale bindings can only break allocator consistency; if an
+        // uncontrolled run ever hits them, nothing else may break with them.
+        let others: Vec<Property> = r
+            .by_property
+            .keys()
+            .copied()
+            .filter(|p| *p != Property::AllocatorConsistency)
+            .collect();
+        assert!(others.is_empty(), "{}", r.text());
     }
 }
