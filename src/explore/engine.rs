@@ -10,7 +10,7 @@ use crate::mapper::Policy;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// A scheduler choice for [`explore`].
@@ -51,6 +51,8 @@ pub struct Exploration {
     pub max_threads: usize,
     /// Most scheduling decisions in one execution.
     pub max_steps: usize,
+    /// Per container, the executions in which its start failed.
+    pub failed_starts: BTreeMap<String, usize>,
     pub failure: Option<Failure>,
 }
 
@@ -101,6 +103,9 @@ impl Harvest {
         x.max_threads = x.max_threads.max(rec.threads);
         x.max_steps = x.max_steps.max(rec.schedule.tasks().count());
         x.outcomes.insert(signature(&report));
+        for s in report.starts.iter().filter(|s| !s.ok) {
+            *x.failed_starts.entry(s.container.clone()).or_default() += 1;
+        }
         if x.failure.is_none()
             && let Some(p) = report.properties.iter().find(|p| !p.holds)
         {
@@ -247,6 +252,9 @@ pub fn explore_portfolio(
         per.push((e, x.executions));
         total.executions += x.executions;
         total.outcomes.extend(x.outcomes);
+        for (c, n) in x.failed_starts {
+            *total.failed_starts.entry(c).or_default() += n;
+        }
         total.max_threads = total.max_threads.max(x.max_threads);
         total.max_steps = total.max_steps.max(x.max_steps);
         if let Some(mut f) = x.failure {

@@ -12,6 +12,8 @@ pub mod engine;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod minimize;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod save;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod schedule;
 #[cfg(all(not(loom), feature = "os-threads"))]
 pub mod stress;
