@@ -7,6 +7,8 @@ pub mod bridge;
 pub mod check;
 #[cfg(not(loom))]
 pub mod cli;
+#[cfg(not(loom))]
+pub mod compare;
 pub mod error;
 pub mod explore;
 pub mod kernel;
