@@ -11,7 +11,6 @@
 pub mod engine;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod minimize;
-#[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod save;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod schedule;
