@@ -22,7 +22,7 @@ use crate::trace::Event;
 use std::collections::BTreeSet;
 
 /// Longest label part (action or result) before it is shortened.
-const MAX_PART: usize = 64;
+const MAX_PART: usize = 72;
 /// A step whose label is longer puts its result on a second line.
 const ONE_LINE: usize = 56;
 /// Red box around the violating step, yellow around the cited ones.

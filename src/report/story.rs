@@ -112,11 +112,18 @@ fn failed_start_sentences(s: &mut Story, upto: &[Event], end: &Event) {
     if given.len() > 1 {
         let mut ports: Vec<u16> = given.iter().map(|(p, _)| *p).collect();
         ports.dedup();
-        sentence.push_str(&format!(
-            ", its {} try (ports tried: {})",
-            ordinal(given.len()),
-            port_list(&ports)
-        ));
+        if ports.len() == 1 {
+            sentence.push_str(&format!(
+                ", its {} try, each on {port}",
+                ordinal(given.len())
+            ));
+        } else {
+            sentence.push_str(&format!(
+                ", its {} try (ports tried: {})",
+                ordinal(given.len()),
+                port_list(&ports)
+            ));
+        }
     }
     if let Some(e) = mine
         .iter()
