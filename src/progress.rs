@@ -8,7 +8,7 @@
 //! explored so far. A second Ctrl-C exits at once (status 130).
 
 use crate::explore::engine::{Hooks, Progress};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -50,9 +50,12 @@ impl Live {
             let b = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
             b.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{bar:30}] {pos}/{len} executions | {per_sec} | {msg} | {elapsed} elapsed, ETA {eta}",
+                    "{spinner} [{bar:30}] {pos}/{len} executions | {rate} | {msg} | {elapsed} elapsed, ETA {eta}",
                 )
                 .expect("a valid template")
+                .with_key("rate", |st: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", st.per_sec());
+                })
                 .progress_chars("=> "),
             );
             b.set_message("0 violations");
