@@ -38,6 +38,9 @@ pub enum Format {
     /// One Markdown block for a pull-request comment: verdicts, story,
     /// diagram, replay command.
     Markdown,
+    /// `run` only: the outcomes as an `[expect.POLICY]` table to paste into
+    /// the scenario file.
+    Expect,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -343,6 +346,7 @@ fn run_cmd(
         Format::Text => report.text(),
         Format::Json => report.json(),
         Format::Mermaid => report.mermaid(None),
+        Format::Expect => report.expect_table(),
         Format::Markdown => crate::report::markdown::check(&crate::report::markdown::CheckBlock {
             title: format!("{} under {}", report.scenario, report.policy),
             summary: vec![format!(
@@ -422,6 +426,12 @@ fn check_cmd(
 ) -> ExitCode {
     use crate::explore::engine::{EngineKind, explore_portfolio_with, explore_with};
     use crate::report::markdown::{self, CheckBlock};
+    if a.format == Format::Expect {
+        return fail(
+            2,
+            "--format expect is for `portsim run` (the outcomes of one interleaving)",
+        );
+    }
     let sc = match load(path) {
         Ok(s) => s,
         Err(c) => return c,
@@ -593,7 +603,7 @@ fn check_cmd(
             replay: Some(replay),
             schedule: Some((file.display().to_string(), body)),
         }),
-        Format::Text => {
+        Format::Text | Format::Expect => {
             let mut s = format!("{found}\n{minimized}\n\n");
             if let Some(story) = &story {
                 s.push_str("story:\n");

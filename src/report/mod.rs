@@ -191,6 +191,49 @@ impl RunReport {
         s
     }
 
+    /// This run's outcomes as an `[expect.POLICY]` table to paste into the
+    /// scenario file (what `portsim run --format expect` prints): each
+    /// start's exact outcome and each property's verdict.
+    pub fn expect_table(&self) -> String {
+        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let starts: Vec<String> = self
+            .starts
+            .iter()
+            .map(|o| {
+                let v = match &o.error {
+                    None if o.ok => format!(
+                        "ok {}",
+                        o.ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    None => "error".to_string(),
+                    Some(e) => format!("error: {e}"),
+                };
+                format!("{} = {}", o.container, quote(&v))
+            })
+            .collect();
+        let properties: Vec<String> = self
+            .properties
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} = {}",
+                    p.property.name(),
+                    quote(if p.holds { "holds" } else { "violated" })
+                )
+            })
+            .collect();
+        format!(
+            "[expect.{}]\nstarts = {{ {} }}\nproperties = {{ {} }}\n",
+            self.policy,
+            starts.join(", "),
+            properties.join(", ")
+        )
+    }
+
     /// The whole report as pretty JSON (same content as [`RunReport::text`]).
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serializes") + "\n"
