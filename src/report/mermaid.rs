@@ -27,7 +27,7 @@ const MAX_PART: usize = 72;
 const ONE_LINE: usize = 56;
 /// Red box around the violating step, yellow around the cited ones.
 const VIOLATION_FILL: &str = "rgb(255, 221, 221)";
-const CITED_FILL: &str = "rgb(255, 243, 205)";
+const CITED_FILL: &str = "rgb(221, 235, 255)";
 
 /// What the diagram marks: the violation (if any) and the steps the story
 /// cites.
@@ -486,7 +486,7 @@ mod tests {
     c_c1->>b_d1: [2] lock configNetwork
     c_c1->>a_d1: [3] RequestPortsInRange [127.0.0.1] tcp 0-0 → 32768
     Note over c_c1,n_d1: … 2 steps (4-5) …
-    rect rgb(255, 243, 205)
+    rect rgb(221, 235, 255)
         o_app->>host: [6] bind tcp 0.0.0.0:32768 RA → ok s2
     end
     r_d1-xhost: [7] bind tcp 0.0.0.0:32768 RA → EADDRINUSE
