@@ -324,7 +324,7 @@ fn the_story_of_every_counterexample_names_container_port_step_and_property() {
             .iter()
             .filter(|e| e.who == container && e.layer.ends_with("/allocator"))
             .filter_map(|e| e.result.parse::<u16>().ok().map(|p| (e.seq, p)))
-            .last()
+            .next_back()
             .expect("an allocation");
         assert!(
             names(&story, &format!("port {port} at step {step}")),
@@ -335,14 +335,12 @@ fn the_story_of_every_counterexample_names_container_port_step_and_property() {
             .trace
             .iter()
             .filter(|e| e.who == container && e.layer == "host")
-            .filter(|e| e.action.contains(&format!(":{port} ")) && e.result == "EADDRINUSE")
-            .last()
+            .rfind(|e| e.action.contains(&format!(":{port} ")) && e.result == "EADDRINUSE")
             .expect("a refused host bind");
         let holder = r.trace[..refused.seq - 1]
             .iter()
             .filter(|e| e.who != container && e.layer == "host")
-            .filter(|e| e.action.contains(&format!(":{port} ")) && e.result.starts_with("ok s"))
-            .last()
+            .rfind(|e| e.action.contains(&format!(":{port} ")) && e.result.starts_with("ok s"))
             .expect("a host holder");
         assert!(names(&story, &holder.who), "{ctx}");
         assert!(names(&story, &format!("step {}", holder.seq)), "{ctx}");

@@ -73,8 +73,11 @@ pub fn default_dir() -> PathBuf {
     }
 }
 
+/// A listed file and its scenario, or why it does not parse.
+pub type Entry = (String, Result<Scenario, ScenarioError>);
+
 /// Every `*.toml` in `dir`, sorted, with its scenario or its error.
-pub fn list(dir: &Path) -> Result<Vec<(String, Result<Scenario, ScenarioError>)>, String> {
+pub fn list(dir: &Path) -> Result<Vec<Entry>, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
@@ -89,7 +92,7 @@ pub fn list(dir: &Path) -> Result<Vec<(String, Result<Scenario, ScenarioError>)>
 }
 
 /// The text `portsim list` prints.
-pub fn list_text(entries: &[(String, Result<Scenario, ScenarioError>)]) -> String {
+pub fn list_text(entries: &[Entry]) -> String {
     let width = entries
         .iter()
         .map(|(f, _)| f.chars().count())
