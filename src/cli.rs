@@ -69,19 +69,30 @@ pub enum Command {
         scenario: PathBuf,
         #[arg(long, default_value = "moby-master", value_parser = policy_names())]
         policy: String,
-        #[arg(long, value_enum, default_value_t = EngineArg::Pct)]
+        /// Search engine; the default portfolio runs uniform random, shuttle's
+        /// uniform random walk and PCT depths 2-5 in seeded rounds.
+        #[arg(long, value_enum, default_value_t = EngineArg::Portfolio)]
         engine: EngineArg,
         /// Executions to explore (at most).
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = DEFAULT_ITERATIONS)]
         iterations: usize,
-        /// PCT bug depth.
+        /// PCT bug depth (`--engine pct` only).
         #[arg(long, default_value_t = 3)]
         depth: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Where to write the failing schedule.
+        /// Where to write the failing schedules.
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
+        /// Look for violations of this property only.
+        #[arg(long, value_parser = property_names())]
+        property: Option<String>,
+        /// Save one schedule (and its trace) per distinct outcome in DIR.
+        #[arg(long, value_name = "DIR")]
+        save_outcomes: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
@@ -99,9 +110,14 @@ pub enum Command {
     },
 }
 
+/// `portsim check`'s default budget.
+pub const DEFAULT_ITERATIONS: usize = 6000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     Random,
+    /// shuttle's uniform random walk.
+    Urw,
     Pct,
     Dfs,
     Portfolio,
@@ -109,6 +125,14 @@ pub enum EngineArg {
 
 fn policy_names() -> clap::builder::PossibleValuesParser {
     let names: Vec<&'static str> = mapper::policies().iter().map(|p| p.name()).collect();
+    clap::builder::PossibleValuesParser::new(names)
+}
+
+fn property_names() -> clap::builder::PossibleValuesParser {
+    let names: Vec<&'static str> = crate::check::Property::ALL
+        .iter()
+        .map(|p| p.name())
+        .collect();
     clap::builder::PossibleValuesParser::new(names)
 }
 
@@ -160,9 +184,24 @@ pub fn main() -> ExitCode {
             depth,
             seed,
             out,
+            property,
+            save_outcomes,
+            format,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
-            check_cmd(&scenario, policy, engine, iterations, depth, seed, &out)
+            let args = CheckArgs {
+                engine,
+                iterations,
+                depth,
+                seed,
+                out,
+                property: property
+                    .as_deref()
+                    .and_then(crate::check::Property::from_name),
+                save_outcomes,
+                format,
+            };
+            check_cmd(&scenario, policy, &args)
         }
         Command::Stress {
             scenario,
@@ -316,16 +355,20 @@ fn stress_cmd(
     }
 }
 
+/// `portsim check`'s flags after the scenario and policy.
+pub struct CheckArgs {
+    pub engine: EngineArg,
+    pub iterations: usize,
+    pub depth: usize,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub property: Option<crate::check::Property>,
+    pub save_outcomes: Option<PathBuf>,
+    pub format: Format,
+}
+
 #[cfg(feature = "os-threads")]
-fn check_cmd(
-    _: &std::path::Path,
-    _: &'static dyn mapper::Policy,
-    _: EngineArg,
-    _: usize,
-    _: usize,
-    _: u64,
-    _: &std::path::Path,
-) -> ExitCode {
+fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: &CheckArgs) -> ExitCode {
     fail(
         2,
         "this build (--features os-threads) runs `stress` only; build without it for `run` and `check`",
@@ -336,111 +379,22 @@ fn check_cmd(
 fn check_cmd(
     path: &std::path::Path,
     policy: &'static dyn crate::mapper::Policy,
-    engine: EngineArg,
-    iterations: usize,
-    depth: usize,
-    seed: u64,
-    out: &std::path::Path,
+    args: &CheckArgs,
 ) -> ExitCode {
-    use crate::explore::engine::{EngineKind, explore, explore_portfolio};
     let sc = match crate::scenario::load(path) {
         Ok(s) => Arc::new(s),
         Err(e) => return fail(2, &e.to_string()),
     };
-    let (x, label) = match engine {
-        EngineArg::Portfolio => match explore_portfolio(&sc, policy, iterations, seed) {
-            Ok((x, _)) => (x, format!("portfolio seed {seed}")),
-            Err(e) => return fail(3, &e),
-        },
-        e => {
-            let kind = match e {
-                EngineArg::Random => EngineKind::Random,
-                EngineArg::Pct => EngineKind::Pct { depth },
-                _ => EngineKind::Dfs,
-            };
-            match explore(&sc, policy, kind, iterations, seed) {
-                Ok(x) => (x, format!("{} seed {seed}", kind.describe())),
-                Err(e) => return fail(3, &e),
-            }
+    match crate::explore::checkrun::check(&sc, path, policy, args) {
+        Ok((text, json, code)) => {
+            emit(match args.format {
+                Format::Text => &text,
+                Format::Json => &json,
+            });
+            ExitCode::from(code)
         }
-    };
-    let mut s = String::new();
-    let Some(f) = x.failure else {
-        s.push_str(&format!(
-            "{} under {}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps\n",
-            sc.name,
-            policy.name(),
-            x.executions,
-            x.outcomes.len(),
-            x.max_threads,
-            x.max_steps
-        ));
-        if engine == EngineArg::Pct {
-            s.push_str(&format!(
-                "{}\n",
-                pct_bound(x.executions, x.max_threads, x.max_steps, depth)
-            ));
-        }
-        for o in &x.outcomes {
-            s.push_str(&format!("  outcome: {o}\n"));
-        }
-        emit(&s);
-        return ExitCode::from(0);
-    };
-    let mut m = match crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000)
-    {
-        Ok(m) => m,
-        Err(e) => return fail(3, &e),
-    };
-    // Expectations describe the scenario's own seed, not this schedule.
-    m.report.expectations = None;
-    let file = out.join(format!(
-        "{}-{}-{}.schedule",
-        sc.name,
-        policy.name(),
-        f.property
-    ));
-    let body = format!(
-        "# portsim schedule: scenario {} ({}), policy {}, violates {}\n# found by {label}, execution {}; minimized\n{}",
-        sc.name,
-        path.display(),
-        policy.name(),
-        f.property,
-        f.execution,
-        m.recorded.schedule.to_text()
-    );
-    if let Err(e) = write_atomic(&file, &body) {
-        return fail(
-            3,
-            &format!("{}: cannot write schedule: {e}", file.display()),
-        );
+        Err((code, e)) => fail(code, &e),
     }
-    s.push_str(&format!(
-        "{} under {}: {} VIOLATED, found by {label} at execution {} of {}\n",
-        sc.name,
-        policy.name(),
-        f.property,
-        f.execution,
-        x.executions
-    ));
-    s.push_str(&format!(
-        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)\n\n",
-        f.recorded.preemptions,
-        f.recorded.schedule.tasks().count(),
-        m.recorded.preemptions,
-        m.recorded.schedule.tasks().count(),
-        m.tries
-    ));
-    s.push_str(&m.report.text());
-    s.push_str(&format!("\nschedule written to {}\n", file.display()));
-    s.push_str(&format!(
-        "replay: portsim run {} --policy {} --schedule {}\n",
-        path.display(),
-        policy.name(),
-        file.display()
-    ));
-    emit(&s);
-    ExitCode::from(1)
 }
 
 /// PCT's guarantee: one execution finds a given bug of depth d with
@@ -456,14 +410,4 @@ pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) 
         steps.max(1),
         depth.saturating_sub(1)
     )
-}
-
-#[cfg(not(feature = "os-threads"))]
-fn write_atomic(path: &std::path::Path, body: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("schedule.tmp");
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(&tmp, path)
 }

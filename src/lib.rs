@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod check;
 #[cfg(not(loom))]
 pub mod cli;
+pub mod coverage;
 pub mod error;
 pub mod explore;
 pub mod kernel;
