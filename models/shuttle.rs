@@ -204,8 +204,8 @@ fn minimal_counterexamples() {
         (
             "two-daemons-one-occupant.toml",
             "pr-52927",
-            EngineKind::Random,
-            0,
+            EngineKind::Pct { depth: 3 },
+            1,
         ),
     ] {
         let sc = shipped(file);

@@ -26,8 +26,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Situation {
-    /// A container's host-namespace bind (rootlesskit's `AddPort`) failed
-    /// with EADDRINUSE.
+    /// A container's host-namespace bind or listen (rootlesskit's
+    /// `AddPort`) failed with EADDRINUSE.
     HostCollision,
     /// A `MapPorts` call allocated again after a failed attempt.
     Retry,
@@ -78,7 +78,9 @@ impl Situation {
 
     pub fn describe(self) -> &'static str {
         match self {
-            Situation::HostCollision => "a start's host bind (rootlesskit AddPort) hit EADDRINUSE",
+            Situation::HostCollision => {
+                "a start's host bind or listen (rootlesskit AddPort) hit EADDRINUSE"
+            }
             Situation::Retry => "MapPorts allocated again after a failed attempt",
             Situation::GiveUp => "MapPorts failed right after a host collision (its last attempt)",
             Situation::OccupantInWindow => {
@@ -182,7 +184,10 @@ pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
                 w.attempts += 1;
                 w.collided = false;
                 w.window = e.result.parse().ok();
-            } else if e.layer == "host" && e.action.starts_with("bind ") {
+            } else if e.layer == "host"
+                && (e.action.starts_with("bind ") || e.action.starts_with("listen "))
+            {
+                // Both SO_REUSEADDR sockets may bind; then listen refuses.
                 w.window = None;
                 if e.result == "EADDRINUSE" {
                     w.collided = true;
@@ -394,6 +399,31 @@ publish = ["0:80"]
         assert_eq!(r.count(Situation::OccupantInWindow), 1);
         assert_eq!(r.count(Situation::CleanupAfterRetry), 1);
         assert_eq!(r.count(Situation::StopDuringStartSameDaemon), 0);
+    }
+
+    #[test]
+    fn a_listen_refused_in_the_host_is_a_collision_too() {
+        let s = sc(TWO);
+        let t = vec![
+            ev("c1", "d1/daemon", "start c1", ""),
+            ev(
+                "c1",
+                "d1/allocator",
+                "RequestPortsInRange [127.0.0.1] tcp 0-0",
+                "32768",
+            ),
+            ev("c1", "host", "bind tcp 0.0.0.0:32768 RA", "ok s5"),
+            ev("c1", "host", "listen s5", "EADDRINUSE"),
+            ev(
+                "c1",
+                "d1/nat",
+                "MapPorts [0.0.0.0] tcp/80 0-0",
+                "error: listen tcp4 0.0.0.0:32768: listen: address already in use",
+            ),
+        ];
+        let r = observe(&s, &t);
+        assert_eq!(r.count(Situation::HostCollision), 1);
+        assert_eq!(r.count(Situation::GiveUp), 1);
     }
 
     #[test]
