@@ -28,8 +28,19 @@ pub struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Stable text (the default).
     Text,
+    /// The same report as JSON.
     Json,
+    /// A Mermaid sequence diagram of the trace (of the counterexample, for
+    /// `check`), to paste into a ```mermaid fence.
+    Mermaid,
+    /// One Markdown block for a pull-request comment: verdicts, story,
+    /// diagram, replay command.
+    Markdown,
+    /// `run` only: the outcomes as an `[expect.POLICY]` table to paste into
+    /// the scenario file.
+    Expect,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -93,6 +104,19 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Check scenario files without running them: prints one line per
+    /// file, every error on its own line; exits 2 if any file is bad.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the shipped scenarios with their one-line descriptions.
+    List {
+        /// Directory to list (default: ./scenarios, else the source tree's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
@@ -189,20 +213,25 @@ pub fn main() -> ExitCode {
             format,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
-            let args = CheckArgs {
-                engine,
-                iterations,
-                depth,
-                seed,
-                out,
-                property: property
-                    .as_deref()
-                    .and_then(crate::check::Property::from_name),
-                save_outcomes,
-                format,
-            };
-            check_cmd(&scenario, policy, &args)
+            check_cmd(
+                &scenario,
+                policy,
+                CheckArgs {
+                    engine,
+                    iterations,
+                    depth,
+                    seed,
+                    out,
+                    property: property
+                        .as_deref()
+                        .and_then(crate::check::Property::from_name),
+                    save_outcomes,
+                    format,
+                },
+            )
         }
+        Command::Validate { files } => validate_cmd(&files),
+        Command::List { dir } => list_cmd(dir),
         Command::Stress {
             scenario,
             policy,
@@ -218,7 +247,36 @@ pub fn main() -> ExitCode {
 fn load(path: &std::path::Path) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
     crate::scenario::load(path)
         .map(Arc::new)
-        .map_err(|e| fail(2, &e.to_string()))
+        .map_err(|e| fail(2, &crate::catalog::scenario_error(&e)))
+}
+
+fn validate_cmd(files: &[PathBuf]) -> ExitCode {
+    let v = crate::catalog::validate(files);
+    emit(
+        &v.ok_lines
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    for e in &v.error_lines {
+        eprintln!("portsim: {e}");
+    }
+    ExitCode::from(if v.error_lines.is_empty() { 0 } else { 2 })
+}
+
+fn list_cmd(dir: Option<PathBuf>) -> ExitCode {
+    let dir = dir.unwrap_or_else(crate::catalog::default_dir);
+    match crate::catalog::list(&dir) {
+        Ok(entries) => {
+            emit(&crate::catalog::list_text(&entries));
+            ExitCode::from(if entries.iter().all(|(_, r)| r.is_ok()) {
+                0
+            } else {
+                2
+            })
+        }
+        Err(e) => fail(2, &e),
+    }
 }
 
 /// The backend a flag names, refused up front when this scenario or this
@@ -314,6 +372,20 @@ fn run_cmd(
     emit(&match format {
         Format::Text => report.text(),
         Format::Json => report.json(),
+        Format::Mermaid => report.mermaid(None),
+        Format::Expect => report.expect_table(),
+        Format::Markdown => crate::report::markdown::check(&crate::report::markdown::CheckBlock {
+            title: format!("{} under {}", report.scenario, report.policy),
+            summary: vec![format!(
+                "portsim run {}: {}",
+                scenario.display(),
+                report.schedule
+            )],
+            counterexample: report.first_violation().map(|v| (&report, v.property)),
+            executions: 1,
+            replay: None,
+            schedule: None,
+        }),
     });
     ExitCode::from(if report.violated() { 1 } else { 0 })
 }
@@ -355,7 +427,7 @@ fn stress_cmd(
     }
 }
 
-/// `portsim check`'s flags after the scenario and policy.
+/// `check`'s flags after the scenario and policy.
 pub struct CheckArgs {
     pub engine: EngineArg,
     pub iterations: usize,
@@ -368,7 +440,7 @@ pub struct CheckArgs {
 }
 
 #[cfg(feature = "os-threads")]
-fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: &CheckArgs) -> ExitCode {
+fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: CheckArgs) -> ExitCode {
     fail(
         2,
         "this build (--features os-threads) runs `stress` only; build without it for `run` and `check`",
@@ -379,22 +451,49 @@ fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: &CheckArgs)
 fn check_cmd(
     path: &std::path::Path,
     policy: &'static dyn crate::mapper::Policy,
-    args: &CheckArgs,
+    a: CheckArgs,
 ) -> ExitCode {
-    let sc = match crate::scenario::load(path) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return fail(2, &e.to_string()),
+    if a.format == Format::Expect {
+        return fail(
+            2,
+            "--format expect is for `portsim run` (the outcomes of one interleaving)",
+        );
+    }
+    let sc = match load(path) {
+        Ok(s) => s,
+        Err(c) => return c,
     };
-    match crate::explore::checkrun::check(&sc, path, policy, args) {
-        Ok((text, json, code)) => {
-            emit(match args.format {
-                Format::Text => &text,
-                Format::Json => &json,
-            });
+    let live = crate::progress::Live::start(a.iterations, a.format != Format::Json);
+    let r = crate::explore::checkrun::check(&sc, path, policy, &a, &live);
+    live.finish();
+    match r {
+        Ok((out, code)) => {
+            emit(&out);
             ExitCode::from(code)
         }
         Err((code, e)) => fail(code, &e),
     }
+}
+
+/// `text` in lines of at most `width` characters (words kept whole), each
+/// starting with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
 }
 
 /// PCT's guarantee: one execution finds a given bug of depth d with

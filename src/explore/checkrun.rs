@@ -1,8 +1,8 @@
 //! `portsim check`: explore, then report every property's verdict with
 //! the coverage behind it, minimize and write the first violation of each
 //! violated property, and (with `--save-outcomes`) one schedule per
-//! distinct outcome. The report is assembled in full, as text and as
-//! JSON, before anything is printed.
+//! distinct outcome. The report is assembled in full (text, JSON,
+//! Mermaid or Markdown) before anything is printed.
 
 use super::engine::{
     EngineKind, Exploration, Failure, Options, SEQUENTIAL, explore_portfolio, explore_with,
@@ -10,7 +10,7 @@ use super::engine::{
 };
 use super::outcomes;
 use crate::check::Property;
-use crate::cli::{CheckArgs, EngineArg, pct_bound};
+use crate::cli::{CheckArgs, EngineArg, Format, pct_bound, wrap};
 use crate::coverage::{Coverage, Situation};
 use crate::mapper::Policy;
 use crate::report::RunReport;
@@ -41,7 +41,12 @@ pub struct CheckViolation {
     pub minimized_steps: usize,
     pub candidates_tried: usize,
     pub schedule_file: PathBuf,
+    /// The schedule file's body.
+    #[serde(skip)]
+    pub schedule_body: String,
     pub replay: String,
+    /// How the violation came about, in words.
+    pub story: Option<String>,
     pub report: RunReport,
 }
 
@@ -52,7 +57,11 @@ pub struct CheckReport {
     pub scenario: String,
     pub policy: String,
     pub engine: String,
+    /// Same as `engine` (the field name of format version 0).
+    pub search: String,
     pub executions: usize,
+    /// Ctrl-C stopped the search before its budget.
+    pub interrupted: bool,
     pub distinct_outcomes: usize,
     pub max_threads: usize,
     pub max_steps: usize,
@@ -63,6 +72,14 @@ pub struct CheckReport {
     pub outcomes: Vec<String>,
     pub saved_outcomes: Vec<outcomes::Saved>,
     pub pct_bound: Option<String>,
+    /// The first violation found (property, execution, minimized size),
+    /// with its story, schedule, replay line and report: the fields of
+    /// format version 0, kept for its readers.
+    pub violation: Option<serde_json::Value>,
+    pub story: Option<String>,
+    pub schedule_file: Option<PathBuf>,
+    pub replay: Option<String>,
+    pub report: Option<RunReport>,
 }
 
 fn write_atomic(path: &Path, body: &str) -> std::io::Result<()> {
@@ -111,11 +128,13 @@ pub fn explore_for(
     sc: &Arc<Scenario>,
     policy: &'static dyn Policy,
     args: &CheckArgs,
+    hooks: &super::engine::Hooks,
 ) -> Result<(Exploration, usize), String> {
     let options = Options {
         property: args.property,
         first_only: false,
         samples: args.save_outcomes.is_some(),
+        hooks: hooks.clone(),
     };
     match args.engine {
         EngineArg::Portfolio => explore_portfolio(sc, policy, args.iterations, args.seed, &options)
@@ -132,14 +151,20 @@ pub fn explore_for(
     }
 }
 
-/// The whole check: (text, json, exit status), or (exit status, message).
+/// The whole check in `args.format`: (output, exit status), or (exit
+/// status, message). Exit 1 on a violation, else 130 if interrupted.
 pub fn check(
     sc: &Arc<Scenario>,
     path: &Path,
     policy: &'static dyn Policy,
     args: &CheckArgs,
-) -> Result<(String, String, u8), (u8, String)> {
-    let (x, runs) = explore_for(sc, policy, args).map_err(|e| (3, e))?;
+    live: &crate::progress::Live,
+) -> Result<(String, u8), (u8, String)> {
+    let (x, runs) = explore_for(sc, policy, args, &live.hooks()).map_err(|e| (3, e))?;
+    let interrupted = live.interrupted();
+    if !x.failures.is_empty() {
+        live.note("violation found; minimizing");
+    }
     let label = engine_label(sc, args, &x, runs);
     let keys = sc.covers.clone();
     let note = x.coverage.verdict_note(&keys);
@@ -206,24 +231,29 @@ pub fn check(
         .then(|| pct_bound(x.executions, x.max_threads, x.max_steps, args.depth));
 
     let mut s = String::new();
-    let head = if x.failures.is_empty() {
-        format!("no violation in {} executions", x.executions)
+    let found = if x.failures.is_empty() {
+        "no violation".to_string()
     } else {
         let names: Vec<&str> = x.failures.iter().map(|f| f.property.name()).collect();
-        format!(
-            "{} VIOLATED in {} executions",
-            names.join(", "),
-            x.executions
-        )
+        format!("{} VIOLATED", names.join(", "))
     };
-    s.push_str(&format!(
-        "{} under {}: {head} ({label}){note}; {} distinct outcomes; up to {} threads and {} scheduling steps\n",
-        sc.name,
-        policy.name(),
+    let head = if interrupted {
+        format!(
+            "interrupted after {} of {} executions ({label}): {found} in those",
+            x.executions, args.iterations
+        )
+    } else {
+        format!("{found} in {} executions ({label})", x.executions)
+    };
+    let title = format!("{} under {}", sc.name, policy.name());
+    let first_line = format!(
+        "{title}: {head}{note}; {} distinct outcomes; up to {} threads and {} scheduling steps",
         x.outcomes.len(),
         x.max_threads,
         x.max_steps
-    ));
+    );
+    s.push_str(&first_line);
+    s.push('\n');
     if let Some(b) = &pct {
         s.push_str(b);
         s.push('\n');
@@ -253,11 +283,14 @@ pub fn check(
     }
     s.push_str(&sections);
 
+    let first = violations.first().map(|(_, v)| v);
     let report = CheckReport {
         format_version: 1,
         scenario: sc.name.clone(),
         policy: policy.name().to_string(),
+        search: label.clone(),
         engine: label,
+        interrupted,
         executions: x.executions,
         distinct_outcomes: x.outcomes.len(),
         max_threads: x.max_threads,
@@ -268,11 +301,95 @@ pub fn check(
         verdicts,
         outcomes: x.outcomes.iter().cloned().collect(),
         saved_outcomes: saved,
-        pct_bound: pct,
+        pct_bound: pct.clone(),
+        violation: violations.first().map(|(p, v)| {
+            serde_json::json!({
+                "property": p,
+                "execution": v.execution,
+                "preemptions": v.minimized_preemptions,
+                "steps": v.minimized_steps,
+            })
+        }),
+        story: first.and_then(|v| v.story.clone()),
+        schedule_file: first.map(|v| v.schedule_file.clone()),
+        replay: first.map(|v| v.replay.clone()),
+        report: first.map(|v| v.report.clone()),
     };
-    let json = serde_json::to_string_pretty(&report).expect("check report serializes") + "\n";
-    let code = if x.failures.is_empty() { 0 } else { 1 };
-    Ok((s, json, code))
+    let code = if !x.failures.is_empty() {
+        1
+    } else if interrupted {
+        crate::progress::INTERRUPTED
+    } else {
+        0
+    };
+    let out = match args.format {
+        Format::Json => {
+            serde_json::to_string_pretty(&report).expect("check report serializes") + "\n"
+        }
+        Format::Mermaid => match violations.first() {
+            Some((p, v)) => v.report.mermaid(v.report.violation_of(*p)),
+            None => s,
+        },
+        Format::Markdown => {
+            let mut summary = vec![first_line];
+            summary.extend(pct);
+            summary.extend(
+                report
+                    .verdicts
+                    .iter()
+                    .map(|v| format!("{}: {}", v.property.name(), v.text)),
+            );
+            summary.extend(
+                x.coverage
+                    .text(&report.key_situations)
+                    .lines()
+                    .map(str::to_string),
+            );
+            if violations.is_empty() {
+                crate::report::markdown::check(&crate::report::markdown::CheckBlock {
+                    title,
+                    summary,
+                    counterexample: None,
+                    executions: x.executions,
+                    replay: None,
+                    schedule: None,
+                })
+            } else {
+                let mut md = String::new();
+                for (i, (p, v)) in violations.iter().enumerate() {
+                    let mut sm = if i == 0 { summary.clone() } else { Vec::new() };
+                    sm.push(format!(
+                        "{p} VIOLATED, found by {} at execution {} of {}",
+                        v.found_by, v.execution, x.executions
+                    ));
+                    sm.push(format!(
+                        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)",
+                        v.preemptions,
+                        v.steps,
+                        v.minimized_preemptions,
+                        v.minimized_steps,
+                        v.candidates_tried
+                    ));
+                    md.push_str(&crate::report::markdown::check(
+                        &crate::report::markdown::CheckBlock {
+                            title: title.clone(),
+                            summary: sm,
+                            counterexample: Some((&v.report, *p)),
+                            executions: x.executions,
+                            replay: Some(v.replay.clone()),
+                            schedule: Some((
+                                v.schedule_file.display().to_string(),
+                                v.schedule_body.clone(),
+                            )),
+                        },
+                    ));
+                }
+                md
+            }
+        }
+        Format::Text | Format::Expect => s,
+    };
+    Ok((out, code))
 }
 
 /// Minimize `f`, write its schedule, and describe it.
@@ -303,6 +420,11 @@ fn counterexample(
         f.execution,
         m.recorded.schedule.to_text()
     );
+    let story = m
+        .report
+        .violation_of(f.property)
+        .map(|v| crate::report::story::story(&m.report.trace, v).text());
+    m.report.story = story.clone();
     write_atomic(&file, &body)
         .map_err(|e| (3, format!("{}: cannot write schedule: {e}", file.display())))?;
     Ok(CheckViolation {
@@ -320,6 +442,8 @@ fn counterexample(
             file.display()
         ),
         schedule_file: file,
+        schedule_body: body,
+        story,
         report: m.report,
     })
 }
@@ -344,6 +468,11 @@ fn violation_text(
         "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)\n\n",
         v.preemptions, v.steps, v.minimized_preemptions, v.minimized_steps, v.candidates_tried
     ));
+    if let Some(story) = &v.story {
+        s.push_str("story:\n");
+        s.push_str(&wrap(story, 76, "  "));
+        s.push('\n');
+    }
     s.push_str(&v.report.text());
     s.push_str(&format!(
         "\nschedule written to {}\n",

@@ -18,6 +18,7 @@ use crate::report::RunReport;
 use crate::scenario::Scenario;
 use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler, UrwRandomScheduler};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A scheduler choice for [`explore`].
@@ -68,8 +69,50 @@ pub struct Sample {
     pub report: RunReport,
 }
 
+/// What a caller may attach to an exploration: a cancel flag, read
+/// between executions (set it from a Ctrl-C handler: the exploration stops
+/// after the execution in flight and returns what it saw), and a callback
+/// told after every execution.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub cancel: Option<Arc<AtomicBool>>,
+    pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+}
+
+impl Hooks {
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// The same hooks, with progress counts shifted by what earlier runs
+    /// of a portfolio saw.
+    fn offset(&self, executions: usize, violations: usize) -> Hooks {
+        Hooks {
+            cancel: self.cancel.clone(),
+            progress: self.progress.clone().map(|f| {
+                Arc::new(move |p: Progress| {
+                    f(Progress {
+                        executions: p.executions + executions,
+                        violations: p.violations + violations,
+                    })
+                }) as Arc<dyn Fn(Progress) + Send + Sync>
+            }),
+        }
+    }
+}
+
+/// Counts so far, for [`Hooks::progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub executions: usize,
+    /// Properties seen violated so far.
+    pub violations: usize,
+}
+
 /// What to look for and what to keep.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     /// Look for this property only (None: every property).
     pub property: Option<Property>,
@@ -78,6 +121,8 @@ pub struct Options {
     pub first_only: bool,
     /// Keep a [`Sample`] of each distinct outcome.
     pub samples: bool,
+    /// Cancel flag and progress callback.
+    pub hooks: Hooks,
 }
 
 impl Options {
@@ -219,6 +264,15 @@ impl Harvest {
         }
         x.failure = x.failures.first().cloned();
         if (self.options.first_only && !x.failures.is_empty()) || x.failures.len() == wanted.len() {
+            *crate::sync::state(stop) = true;
+        }
+        if let Some(f) = &self.options.hooks.progress {
+            f(Progress {
+                executions: x.executions,
+                violations: x.failures.len(),
+            });
+        }
+        if self.options.hooks.cancelled() {
             *crate::sync::state(stop) = true;
         }
     }
@@ -474,14 +528,14 @@ pub fn explore_portfolio(
     }
     let wanted = options.wanted().len();
     for run in portfolio_plan(iterations, seed) {
-        let x = explore_with(
-            scenario,
-            policy,
-            run.engine,
-            run.iterations,
-            run.seed,
-            options,
-        )?;
+        if options.hooks.cancelled() {
+            break;
+        }
+        let o = Options {
+            hooks: options.hooks.offset(total.executions, total.failures.len()),
+            ..options.clone()
+        };
+        let x = explore_with(scenario, policy, run.engine, run.iterations, run.seed, &o)?;
         per.push((run, x.executions));
         total.append(x);
         if (options.first_only && !total.failures.is_empty()) || total.failures.len() == wanted {
