@@ -7,8 +7,10 @@
 //! port P the host kernel bound. Then `AddPort` the group's other host IPs
 //! at P, claim P in the PortAllocator as a fixed port, and bind the child
 //! sockets at P. Any collision (`EADDRINUSE` in the host, "port is already
-//! allocated" in the allocator, `EADDRINUSE` in the child) undoes what the
-//! attempt did and asks the host kernel again, up to the size of the
+//! allocated" in the allocator, `EADDRINUSE` in the child, and a program
+//! that binds the picked port with SO_REUSEADDR between rootlesskit's
+//! bind(0) and its listen) undoes what the attempt did and asks the host
+//! kernel again, up to the size of the
 //! host's `ip_local_port_range` (at least ten). `bindings` holds an
 //! attempt only once its reservation is taken, so the deferred cleanup
 //! never releases a port this start did not reserve.
@@ -36,6 +38,10 @@ use crate::rootlesskit::ext_port_zero::FEATURE;
 
 /// At least this many attempts (the PR's `maxHostBindAttempts`).
 const MIN_ATTEMPTS: usize = 10;
+
+/// How Go's `net.Listen` reports a listen(2) `EADDRINUSE` after a
+/// successful bind(2) (rootlesskit's text, through the API).
+const LISTEN_IN_USE: &str = ": listen: address already in use";
 
 pub struct KernelPicks;
 
@@ -111,12 +117,24 @@ fn map_ports(
             bindings.clear();
             // 1. The host kernel picks P for the first host IP.
             let first = &cfg[0];
-            let (rm, port) = pdc.add_port_zero(
+            let picked = pdc.add_port_zero(
                 who,
                 first.proto.as_str(),
                 first.host_ip,
                 first.child_host_ip.unwrap_or(first.host_ip),
-            )?;
+            );
+            let (rm, port) = match picked {
+                Ok(x) => x,
+                // A program bound the picked port (SO_REUSEADDR on both)
+                // between rootlesskit's bind(0) and its listen: ask again.
+                // A bind failure means the host range is exhausted.
+                Err(e) if e.text.contains(LISTEN_IN_USE) && attempt < max_attempts - 1 => {
+                    retry_log(env, who, 0, attempt);
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let mut attempt_b = unbound_bindings(&cfg, port);
             attempt_b[0].port_driver_remove = Some(rm);
             // 2. The other host IPs at P. Until the reservation is taken the
