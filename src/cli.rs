@@ -28,8 +28,19 @@ pub struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Stable text (the default).
     Text,
+    /// The same report as JSON.
     Json,
+    /// A Mermaid sequence diagram of the trace (of the counterexample, for
+    /// `check`), to paste into a ```mermaid fence.
+    Mermaid,
+    /// One Markdown block for a pull-request comment: verdicts, story,
+    /// diagram, replay command.
+    Markdown,
+    /// `run` only: the outcomes as an `[expect.POLICY]` table to paste into
+    /// the scenario file.
+    Expect,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -82,6 +93,22 @@ pub enum Command {
         /// Where to write the failing schedule.
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check scenario files without running them: prints one line per
+    /// file, every error on its own line; exits 2 if any file is bad.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the shipped scenarios with their one-line descriptions.
+    List {
+        /// Directory to list (default: ./scenarios, else the source tree's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
@@ -160,10 +187,24 @@ pub fn main() -> ExitCode {
             depth,
             seed,
             out,
+            format,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
-            check_cmd(&scenario, policy, engine, iterations, depth, seed, &out)
+            check_cmd(
+                &scenario,
+                policy,
+                CheckArgs {
+                    engine,
+                    iterations,
+                    depth,
+                    seed,
+                    out,
+                    format,
+                },
+            )
         }
+        Command::Validate { files } => validate_cmd(&files),
+        Command::List { dir } => list_cmd(dir),
         Command::Stress {
             scenario,
             policy,
@@ -179,7 +220,36 @@ pub fn main() -> ExitCode {
 fn load(path: &std::path::Path) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
     crate::scenario::load(path)
         .map(Arc::new)
-        .map_err(|e| fail(2, &e.to_string()))
+        .map_err(|e| fail(2, &crate::catalog::scenario_error(&e)))
+}
+
+fn validate_cmd(files: &[PathBuf]) -> ExitCode {
+    let v = crate::catalog::validate(files);
+    emit(
+        &v.ok_lines
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    for e in &v.error_lines {
+        eprintln!("portsim: {e}");
+    }
+    ExitCode::from(if v.error_lines.is_empty() { 0 } else { 2 })
+}
+
+fn list_cmd(dir: Option<PathBuf>) -> ExitCode {
+    let dir = dir.unwrap_or_else(crate::catalog::default_dir);
+    match crate::catalog::list(&dir) {
+        Ok(entries) => {
+            emit(&crate::catalog::list_text(&entries));
+            ExitCode::from(if entries.iter().all(|(_, r)| r.is_ok()) {
+                0
+            } else {
+                2
+            })
+        }
+        Err(e) => fail(2, &e),
+    }
 }
 
 /// The backend a flag names, refused up front when this scenario or this
@@ -275,6 +345,20 @@ fn run_cmd(
     emit(&match format {
         Format::Text => report.text(),
         Format::Json => report.json(),
+        Format::Mermaid => report.mermaid(None),
+        Format::Expect => report.expect_table(),
+        Format::Markdown => crate::report::markdown::check(&crate::report::markdown::CheckBlock {
+            title: format!("{} under {}", report.scenario, report.policy),
+            summary: vec![format!(
+                "portsim run {}: {}",
+                scenario.display(),
+                report.schedule
+            )],
+            counterexample: report.first_violation().map(|v| (&report, v.property)),
+            executions: 1,
+            replay: None,
+            schedule: None,
+        }),
     });
     ExitCode::from(if report.violated() { 1 } else { 0 })
 }
@@ -316,16 +400,18 @@ fn stress_cmd(
     }
 }
 
+/// `check`'s flags after the scenario and policy.
+pub struct CheckArgs {
+    pub engine: EngineArg,
+    pub iterations: usize,
+    pub depth: usize,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub format: Format,
+}
+
 #[cfg(feature = "os-threads")]
-fn check_cmd(
-    _: &std::path::Path,
-    _: &'static dyn mapper::Policy,
-    _: EngineArg,
-    _: usize,
-    _: usize,
-    _: u64,
-    _: &std::path::Path,
-) -> ExitCode {
+fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: CheckArgs) -> ExitCode {
     fail(
         2,
         "this build (--features os-threads) runs `stress` only; build without it for `run` and `check`",
@@ -336,65 +422,122 @@ fn check_cmd(
 fn check_cmd(
     path: &std::path::Path,
     policy: &'static dyn crate::mapper::Policy,
-    engine: EngineArg,
-    iterations: usize,
-    depth: usize,
-    seed: u64,
-    out: &std::path::Path,
+    a: CheckArgs,
 ) -> ExitCode {
-    use crate::explore::engine::{EngineKind, explore, explore_portfolio};
-    let sc = match crate::scenario::load(path) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return fail(2, &e.to_string()),
+    use crate::explore::engine::{EngineKind, explore_portfolio_with, explore_with};
+    use crate::report::markdown::{self, CheckBlock};
+    if a.format == Format::Expect {
+        return fail(
+            2,
+            "--format expect is for `portsim run` (the outcomes of one interleaving)",
+        );
+    }
+    let sc = match load(path) {
+        Ok(s) => s,
+        Err(c) => return c,
     };
-    let (x, label) = match engine {
-        EngineArg::Portfolio => match explore_portfolio(&sc, policy, iterations, seed) {
-            Ok((x, _)) => (x, format!("portfolio seed {seed}")),
-            Err(e) => return fail(3, &e),
-        },
+    let live = crate::progress::Live::start(a.iterations, a.format != Format::Json);
+    let hooks = live.hooks();
+    let (x, label) = match a.engine {
+        EngineArg::Portfolio => {
+            match explore_portfolio_with(&sc, policy, a.iterations, a.seed, &hooks) {
+                Ok((x, _)) => (x, format!("portfolio seed {}", a.seed)),
+                Err(e) => {
+                    live.finish();
+                    return fail(3, &e);
+                }
+            }
+        }
         e => {
             let kind = match e {
                 EngineArg::Random => EngineKind::Random,
-                EngineArg::Pct => EngineKind::Pct { depth },
+                EngineArg::Pct => EngineKind::Pct { depth: a.depth },
                 _ => EngineKind::Dfs,
             };
-            match explore(&sc, policy, kind, iterations, seed) {
-                Ok(x) => (x, format!("{} seed {seed}", kind.describe())),
-                Err(e) => return fail(3, &e),
+            match explore_with(&sc, policy, kind, a.iterations, a.seed, &hooks) {
+                Ok(x) => (x, format!("{} seed {}", kind.describe(), a.seed)),
+                Err(e) => {
+                    live.finish();
+                    return fail(3, &e);
+                }
             }
         }
     };
-    let mut s = String::new();
+    let title = format!("{} under {}", sc.name, policy.name());
     let Some(f) = x.failure else {
-        s.push_str(&format!(
-            "{} under {}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps\n",
-            sc.name,
-            policy.name(),
-            x.executions,
-            x.outcomes.len(),
-            x.max_threads,
-            x.max_steps
-        ));
-        if engine == EngineArg::Pct {
-            s.push_str(&format!(
-                "{}\n",
-                pct_bound(x.executions, x.max_threads, x.max_steps, depth)
-            ));
+        live.finish();
+        let interrupted = live.interrupted();
+        let mut lines = vec![if interrupted {
+            format!(
+                "{title}: interrupted after {} of {} executions ({label}): no violation in those; {} distinct outcomes; up to {} threads and {} scheduling steps",
+                x.executions,
+                a.iterations,
+                x.outcomes.len(),
+                x.max_threads,
+                x.max_steps
+            )
+        } else {
+            format!(
+                "{title}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps",
+                x.executions,
+                x.outcomes.len(),
+                x.max_threads,
+                x.max_steps
+            )
+        }];
+        if a.engine == EngineArg::Pct {
+            lines.push(pct_bound(x.executions, x.max_threads, x.max_steps, a.depth));
         }
-        for o in &x.outcomes {
-            s.push_str(&format!("  outcome: {o}\n"));
-        }
-        emit(&s);
-        return ExitCode::from(0);
+        let outcomes: Vec<String> = x
+            .outcomes
+            .iter()
+            .map(|o| format!("  outcome: {o}"))
+            .collect();
+        emit(&match a.format {
+            Format::Json => json_line(&serde_json::json!({
+                "scenario": sc.name,
+                "policy": policy.name(),
+                "search": label,
+                "executions": x.executions,
+                "interrupted": interrupted,
+                "violation": null,
+                "outcomes": x.outcomes,
+            })),
+            Format::Markdown => markdown::check(&CheckBlock {
+                title,
+                summary: lines,
+                counterexample: None,
+                executions: x.executions,
+                replay: None,
+                schedule: None,
+            }),
+            _ => lines
+                .iter()
+                .chain(&outcomes)
+                .map(|l| format!("{l}\n"))
+                .collect(),
+        });
+        return ExitCode::from(if interrupted {
+            crate::progress::INTERRUPTED
+        } else {
+            0
+        });
     };
-    let mut m = match crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000)
-    {
+    live.note("violation found; minimizing");
+    let m = crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000);
+    live.finish();
+    let mut m = match m {
         Ok(m) => m,
         Err(e) => return fail(3, &e),
     };
     // Expectations describe the scenario's own seed, not this schedule.
     m.report.expectations = None;
-    let file = out.join(format!(
+    let story = m
+        .report
+        .violation_of(f.property)
+        .map(|v| crate::report::story::story(&m.report.trace, v).text());
+    m.report.story = story.clone();
+    let file = a.out.join(format!(
         "{}-{}-{}.schedule",
         sc.name,
         policy.name(),
@@ -415,32 +558,91 @@ fn check_cmd(
             &format!("{}: cannot write schedule: {e}", file.display()),
         );
     }
-    s.push_str(&format!(
-        "{} under {}: {} VIOLATED, found by {label} at execution {} of {}\n",
-        sc.name,
-        policy.name(),
-        f.property,
-        f.execution,
-        x.executions
-    ));
-    s.push_str(&format!(
-        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)\n\n",
+    let found = format!(
+        "{title}: {} VIOLATED, found by {label} at execution {} of {}",
+        f.property, f.execution, x.executions
+    );
+    let minimized = format!(
+        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)",
         f.recorded.preemptions,
         f.recorded.schedule.tasks().count(),
         m.recorded.preemptions,
         m.recorded.schedule.tasks().count(),
         m.tries
-    ));
-    s.push_str(&m.report.text());
-    s.push_str(&format!("\nschedule written to {}\n", file.display()));
-    s.push_str(&format!(
-        "replay: portsim run {} --policy {} --schedule {}\n",
+    );
+    let replay = format!(
+        "portsim run {} --policy {} --schedule {}",
         path.display(),
         policy.name(),
         file.display()
-    ));
-    emit(&s);
+    );
+    emit(&match a.format {
+        Format::Json => json_line(&serde_json::json!({
+            "scenario": sc.name,
+            "policy": policy.name(),
+            "search": label,
+            "executions": x.executions,
+            "interrupted": false,
+            "violation": {
+                "property": f.property,
+                "execution": f.execution,
+                "preemptions": m.recorded.preemptions,
+                "steps": m.recorded.schedule.tasks().count(),
+            },
+            "story": story,
+            "schedule_file": file.display().to_string(),
+            "replay": replay,
+            "report": m.report,
+        })),
+        Format::Mermaid => m.report.mermaid(m.report.violation_of(f.property)),
+        Format::Markdown => markdown::check(&CheckBlock {
+            title,
+            summary: vec![found, minimized],
+            counterexample: Some((&m.report, f.property)),
+            executions: x.executions,
+            replay: Some(replay),
+            schedule: Some((file.display().to_string(), body)),
+        }),
+        Format::Text | Format::Expect => {
+            let mut s = format!("{found}\n{minimized}\n\n");
+            if let Some(story) = &story {
+                s.push_str("story:\n");
+                s.push_str(&wrap(story, 76, "  "));
+                s.push('\n');
+            }
+            s.push_str(&m.report.text());
+            s.push_str(&format!("\nschedule written to {}\n", file.display()));
+            s.push_str(&format!("replay: {replay}\n"));
+            s
+        }
+    });
     ExitCode::from(1)
+}
+
+#[cfg(not(feature = "os-threads"))]
+fn json_line(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON serializes") + "\n"
+}
+
+/// `text` in lines of at most `width` characters (words kept whole), each
+/// starting with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
 }
 
 /// PCT's guarantee: one execution finds a given bug of depth d with

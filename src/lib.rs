@@ -4,6 +4,8 @@
 
 pub mod allocator;
 pub mod bridge;
+#[cfg(not(loom))]
+pub mod catalog;
 pub mod check;
 #[cfg(not(loom))]
 pub mod cli;
@@ -12,6 +14,8 @@ pub mod explore;
 pub mod kernel;
 pub mod mapper;
 pub mod occupant;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod progress;
 pub mod report;
 pub mod rootlesskit;
 pub mod scenario;
