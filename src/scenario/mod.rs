@@ -43,6 +43,10 @@ pub struct Scenario {
 pub struct HostCfg {
     /// `net.ipv4.ip_unprivileged_port_start` of the host (default 1024).
     pub unprivileged_port_start: u16,
+    /// The host's `net.ipv4.ip_local_port_range` (default 32768-60999):
+    /// where its kernel picks a port for a bind to port 0. Set apart from
+    /// the daemons' ranges, it models #53153's sysctl workaround.
+    pub port_range: (u16, u16),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

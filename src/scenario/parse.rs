@@ -30,6 +30,8 @@
 //!
 //! [host]                               # optional
 //! unprivileged_port_start = 1024       # default 1024
+//! port_range = "32768-60999"           # default; the host's ip_local_port_range
+//!                                      # (where its kernel picks port 0)
 //!
 //! [[daemon]]                           # at least one
 //! name = "d1"                          # required, unique
@@ -230,6 +232,7 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawHost {
     unprivileged_port_start: Option<Spanned<Int>>,
+    port_range: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -465,6 +468,10 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         {
             None => DEFAULT_UNPRIVILEGED_PORT_START,
             Some(p) => int_in_range(cx, p, 0, u16::MAX.into())? as u16,
+        },
+        port_range: match raw.host.as_ref().and_then(|h| h.port_range.as_ref()) {
+            None => DEFAULT_PORT_RANGE,
+            Some(r) => port_range(cx, r)?,
         },
     };
 
@@ -1179,6 +1186,7 @@ starts = { c1 = "ok 32768,32769" }
             description: "free text".into(),
             host: HostCfg {
                 unprivileged_port_start: 80,
+                port_range: (32768, 60999),
             },
             daemons: vec![
                 DaemonCfg {
@@ -1684,6 +1692,17 @@ starts = { c1 = "ok 32768,32769" }
         );
     }
 
+    #[test]
+    fn the_host_range_is_its_own_and_checked_like_a_daemon_range() {
+        let ok = "name = \"x\"\n[host]\nport_range = \"40000-40010\"\n[[daemon]]\nname = \"d1\"\nport_range = \"50000-50010\"\n";
+        let sc = parse_str("t.toml", ok).unwrap();
+        assert_eq!(sc.host.port_range, (40000, 40010));
+        assert_eq!(sc.daemons[0].port_range, (50000, 50010));
+        assert_eq!(
+            parse_err("name = \"x\"\n[host]\nport_range = \"9-1\"\n[[daemon]]\nname = \"d1\"\n"),
+            "t.toml:3:14: expected a port range \"A-B\" with 1 <= A <= B <= 65535, found \"9-1\""
+        );
+    }
     /// Captures the field list serde's derive hands to `deserialize_struct`:
     /// the keys a raw struct accepts, read from the parser itself.
     struct Grab<'a>(&'a mut Option<&'static [&'static str]>);
