@@ -7,12 +7,14 @@ mod common;
 
 use portsim::check::Property;
 use portsim::explore::KernelKind;
+use portsim::explore::engine::run_named;
 use portsim::explore::engine::{EngineKind, explore};
 use portsim::explore::minimize::minimize;
 use portsim::explore::run_schedule;
-use portsim::explore::schedule::Schedule;
+use portsim::explore::schedule::{ScheduleFile, parse_file};
 use portsim::mapper::by_name;
 use portsim::scenario::Scenario;
+use portsim::sync::labels;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -198,6 +200,17 @@ fn minimal_counterexamples() {
             .expect("violation");
         let mut m = minimize(&sc, p, &f.recorded, f.property, 2000).unwrap();
         m.report.expectations = None;
+        // The schedule this model produces replays by name with an extra
+        // scheduling point before every lock (as every shipped one does:
+        // tests/replay.rs reads them back from the snapshots).
+        labels::set_extra_points(true);
+        let again = run_named(&sc, p, &m.recorded.named, KernelKind::Sim, "minimized");
+        labels::set_extra_points(false);
+        let (again, _) = again.unwrap();
+        assert_eq!(
+            again.trace, m.report.trace,
+            "{file}: replay with extra points"
+        );
         let text = format!(
             "{} under {policy}: {} violated (found by {} seed {seed} at execution {})\nminimized: {} preemptions, {} steps\nschedule:\n{}\n{}",
             sc.name,
@@ -206,7 +219,7 @@ fn minimal_counterexamples() {
             f.execution,
             m.recorded.preemptions,
             m.recorded.schedule.tasks().count(),
-            m.recorded.schedule.to_text(),
+            m.recorded.named.to_text(&[]),
             m.report.text()
         );
         snapshot(
@@ -255,9 +268,11 @@ fn the_printed_replay_line_reproduces_the_failure_exactly() {
     let section =
         |t: &str| t[t.find("trace:").unwrap()..t.find("properties:").unwrap()].to_string();
     assert_eq!(section(&text), section(&replayed));
-    // The schedule file is plain text that parses back.
+    // The schedule file is version 2 and parses back.
     let file = args.last().unwrap();
-    assert!(Schedule::parse(&std::fs::read_to_string(file).unwrap()).is_ok());
+    let body = std::fs::read_to_string(file).unwrap();
+    assert!(body.starts_with("portsim-schedule 2\n"), "{body}");
+    assert!(matches!(parse_file(&body), Ok(ScheduleFile::V2(_))));
     let _ = std::fs::remove_dir_all(&out);
 }
 

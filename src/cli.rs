@@ -5,7 +5,7 @@
 //! internal error. Output is assembled in full before it is written.
 
 #[cfg(not(feature = "os-threads"))]
-use crate::explore::schedule::Schedule;
+use crate::explore::schedule::{ScheduleFile, parse_file};
 use crate::explore::{self, KernelKind};
 use crate::mapper;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -58,7 +58,8 @@ pub enum Command {
         /// Kernel backend.
         #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
         kernel: KernelArg,
-        /// Replay a schedule file written by `portsim check` instead of a seed.
+        /// Replay a schedule file written by `portsim check` instead of a seed
+        /// (version 2, named steps; version-1 files still load).
         #[arg(long, conflicts_with = "seed")]
         schedule: Option<PathBuf>,
     },
@@ -82,6 +83,10 @@ pub enum Command {
         /// Where to write the failing schedule.
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
+        /// Rerun every execution's schedule and compare the two reports
+        /// byte for byte; a difference fails with exit code 3.
+        #[arg(long)]
+        verify_determinism: bool,
     },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
@@ -160,9 +165,13 @@ pub fn main() -> ExitCode {
             depth,
             seed,
             out,
+            verify_determinism,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
-            check_cmd(&scenario, policy, engine, iterations, depth, seed, &out)
+            let opts = CheckOpts { verify_determinism };
+            check_cmd(
+                &scenario, policy, engine, iterations, depth, seed, &out, opts,
+            )
         }
         Command::Stress {
             scenario,
@@ -254,13 +263,25 @@ fn run_cmd(
                     return fail(2, &format!("{}: cannot read schedule: {e}", path.display()));
                 }
             };
-            let sched = match Schedule::parse(&text) {
+            let sched = match parse_file(&text) {
                 Ok(s) => s,
                 Err(e) => return fail(2, &format!("{}:{e}", path.display())),
             };
             let label = format!("schedule {}", path.display());
-            match explore::run_schedule(&sc, policy, &sched, false, kind, &label) {
-                Ok((mut r, _)) => {
+            match explore::engine::run_file(&sc, policy, &sched, kind, &label) {
+                Ok((mut r, rec)) => {
+                    if let ScheduleFile::V2(n) = &sched
+                        && (rec.skipped > 0 || rec.unrecorded > 0)
+                    {
+                        eprintln!(
+                            "portsim: note: {}: followed {} of {} steps by name; {} skipped (their scheduling points are gone), {} decisions at points the file does not name",
+                            path.display(),
+                            n.steps.len() - rec.skipped,
+                            n.steps.len(),
+                            rec.skipped,
+                            rec.unrecorded
+                        );
+                    }
                     r.expectations = None;
                     Ok(r)
                 }
@@ -316,7 +337,14 @@ fn stress_cmd(
     }
 }
 
+/// `check` flags beyond the exploration's own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckOpts {
+    pub verify_determinism: bool,
+}
+
 #[cfg(feature = "os-threads")]
+#[allow(clippy::too_many_arguments)]
 fn check_cmd(
     _: &std::path::Path,
     _: &'static dyn mapper::Policy,
@@ -325,6 +353,7 @@ fn check_cmd(
     _: usize,
     _: u64,
     _: &std::path::Path,
+    _: CheckOpts,
 ) -> ExitCode {
     fail(
         2,
@@ -333,6 +362,7 @@ fn check_cmd(
 }
 
 #[cfg(not(feature = "os-threads"))]
+#[allow(clippy::too_many_arguments)]
 fn check_cmd(
     path: &std::path::Path,
     policy: &'static dyn crate::mapper::Policy,
@@ -341,30 +371,43 @@ fn check_cmd(
     depth: usize,
     seed: u64,
     out: &std::path::Path,
+    opts: CheckOpts,
 ) -> ExitCode {
-    use crate::explore::engine::{EngineKind, explore, explore_portfolio};
+    use crate::explore::engine::{EngineKind, Options, explore_portfolio_with, explore_with};
+    let xopts = Options {
+        verify_determinism: opts.verify_determinism,
+        ..Options::default()
+    };
     let sc = match crate::scenario::load(path) {
         Ok(s) => Arc::new(s),
         Err(e) => return fail(2, &e.to_string()),
     };
     let (x, label) = match engine {
-        EngineArg::Portfolio => match explore_portfolio(&sc, policy, iterations, seed) {
-            Ok((x, _)) => (x, format!("portfolio seed {seed}")),
-            Err(e) => return fail(3, &e),
-        },
+        EngineArg::Portfolio => {
+            match explore_portfolio_with(&sc, policy, iterations, seed, xopts) {
+                Ok((x, _)) => (x, format!("portfolio seed {seed}")),
+                Err(e) => return fail(3, &e),
+            }
+        }
         e => {
             let kind = match e {
                 EngineArg::Random => EngineKind::Random,
                 EngineArg::Pct => EngineKind::Pct { depth },
                 _ => EngineKind::Dfs,
             };
-            match explore(&sc, policy, kind, iterations, seed) {
+            match explore_with(&sc, policy, kind, iterations, seed, xopts) {
                 Ok(x) => (x, format!("{} seed {seed}", kind.describe())),
                 Err(e) => return fail(3, &e),
             }
         }
     };
     let mut s = String::new();
+    if opts.verify_determinism {
+        s.push_str(&format!(
+            "determinism: {} executions replayed from their schedules, reports identical\n",
+            x.replays_compared
+        ));
+    }
     let Some(f) = x.failure else {
         s.push_str(&format!(
             "{} under {}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps\n",
@@ -400,15 +443,21 @@ fn check_cmd(
         policy.name(),
         f.property
     ));
-    let body = format!(
-        "# portsim schedule: scenario {} ({}), policy {}, violates {}\n# found by {label}, execution {}; minimized\n{}",
-        sc.name,
-        path.display(),
-        policy.name(),
-        f.property,
-        f.execution,
-        m.recorded.schedule.to_text()
-    );
+    let body = m.recorded.named.to_text(&[
+        format!(
+            "scenario {} ({}), policy {}, violates {}",
+            sc.name,
+            path.display(),
+            policy.name(),
+            f.property
+        ),
+        format!(
+            "found by {label}, execution {}; minimized: {} preemptions, {} steps",
+            f.execution,
+            m.recorded.preemptions,
+            m.recorded.named.runs()
+        ),
+    ]);
     if let Err(e) = write_atomic(&file, &body) {
         return fail(
             3,

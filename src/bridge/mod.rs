@@ -91,7 +91,9 @@ impl Bridge {
     ) -> Result<Vec<PortBinding>, GoError> {
         let trace = env.kernel.trace();
         let _guard = if self.lock_enabled {
-            let g = sync::lock(&self.config_network);
+            let g = sync::lock_at(&self.config_network, || {
+                format!("{who} {} lock configNetwork", self.layer())
+            });
             trace.emit(who, &self.layer(), "lock configNetwork", "");
             Some(g)
         } else {
@@ -215,7 +217,9 @@ impl Bridge {
         ep: &Endpoint,
     ) -> Result<(), GoError> {
         let pbs = {
-            let _g = sync::lock(&self.net_lock);
+            let _g = sync::lock_at(&self.net_lock, || {
+                format!("{who} {} releasePorts {}", self.layer(), ep.name)
+            });
             sync::state(&self.port_mappings)
                 .remove(&ep.name)
                 .unwrap_or_default()

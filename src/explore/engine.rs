@@ -3,7 +3,7 @@
 //! first violation.
 
 use super::schedule::SeededRandom;
-use super::schedule::{Log, Recorded, Recorder, Replayer, Schedule};
+use super::schedule::{Log, NamedSchedule, Recorded, Recorder, Replayer, Schedule, ScheduleFile};
 use super::{KernelKind, execute};
 use crate::check::Property;
 use crate::mapper::Policy;
@@ -52,6 +52,21 @@ pub struct Exploration {
     /// Most scheduling decisions in one execution.
     pub max_steps: usize,
     pub failure: Option<Failure>,
+    /// `--verify-determinism`: executions replayed and compared.
+    pub replays_compared: usize,
+}
+
+/// Exploration options beyond the engine and budget.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Rerun every execution's recorded schedule at once and compare the
+    /// two reports byte for byte (trace, outcomes, verdicts); a difference
+    /// is an error naming the first differing line (like shuttle's
+    /// uncontrolled-nondeterminism check).
+    pub verify_determinism: bool,
+    /// Keep exploring after a violation (the first is still the one
+    /// kept); the determinism tests use it to compare a full budget.
+    pub continue_after_violation: bool,
 }
 
 fn config() -> shuttle::Config {
@@ -83,6 +98,68 @@ struct Harvest {
     pending: Option<Result<RunReport, String>>,
     result: Exploration,
     error: Option<String>,
+    continue_after_violation: bool,
+}
+
+/// `--verify-determinism` state: the execution waiting for its replay.
+struct Verify {
+    /// The explored execution (its choices and report) while its replay runs.
+    first: Option<(Recorded, Option<Result<RunReport, String>>)>,
+    replay_log: Log,
+    replay: Option<Replayer>,
+}
+
+/// The first line where two texts differ, both sides (1-based).
+pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (la.next(), lb.next()) {
+            (None, None) => return None,
+            (x, y) if x == y => continue,
+            (x, y) => {
+                let show = |l: Option<&str>| l.map(str::to_string).unwrap_or("(end)".into());
+                return Some((n, show(x), show(y)));
+            }
+        }
+    }
+}
+
+impl Verify {
+    /// Compare the explored execution with its replay.
+    fn compare(
+        first: &Option<Result<RunReport, String>>,
+        again: &Option<Result<RunReport, String>>,
+        rec: &Recorded,
+        replayed: &Recorded,
+        execution: usize,
+    ) -> Result<(), String> {
+        let text = |r: &Option<Result<RunReport, String>>| match r {
+            Some(Ok(r)) => r.text(),
+            Some(Err(e)) => format!("error: {e}"),
+            None => "(no report)".to_string(),
+        };
+        let (a, b) = (text(first), text(again));
+        if let Some((line, x, y)) = first_difference(&a, &b) {
+            return Err(format!(
+                "nondeterminism: execution {execution} replayed from its own schedule gives a different report, first at line {line}:\n  run:    {x}\n  replay: {y}"
+            ));
+        }
+        if replayed.diverged || replayed.schedule != rec.schedule {
+            return Err(format!(
+                "nondeterminism: execution {execution} replayed from its own schedule made other choices ({} recorded, {} replayed{})",
+                rec.schedule.decisions.len(),
+                replayed.schedule.decisions.len(),
+                if replayed.diverged {
+                    ", a recorded thread was not runnable"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Harvest {
@@ -110,7 +187,9 @@ impl Harvest {
                 recorded: rec,
                 execution: x.executions,
             });
-            *crate::sync::state(stop) = true;
+            if !self.continue_after_violation {
+                *crate::sync::state(stop) = true;
+            }
         }
     }
 }
@@ -122,10 +201,52 @@ struct Harvester<S> {
     log: Log,
     harvest: Arc<Mutex<Harvest>>,
     stop: Arc<Mutex<bool>>,
+    verify: Option<Verify>,
+}
+
+impl<S: Scheduler> Harvester<S> {
+    /// With `--verify-determinism`: after an explored execution, hand out
+    /// its replay; after the replay, compare and absorb the explored one.
+    fn verified_next(&mut self) -> Option<shuttle::scheduler::Schedule> {
+        let v = self.verify.as_mut().expect("verify mode");
+        if let Some(replay) = v.replay.take() {
+            // The replay just ran.
+            drop(replay);
+            let (rec, first) = v.first.take().expect("an explored execution");
+            let again = crate::sync::state(&self.harvest).pending.take();
+            let replayed = crate::sync::state(&v.replay_log).clone();
+            let mut hv = crate::sync::state(&self.harvest);
+            let execution = hv.result.executions + 1;
+            if let Err(e) = Verify::compare(&first, &again, &rec, &replayed, execution) {
+                hv.error = Some(e);
+                *crate::sync::state(&self.stop) = true;
+                return None;
+            }
+            hv.result.replays_compared += 1;
+            hv.pending = first;
+            hv.absorb(rec, &self.stop);
+            drop(hv);
+            return self.inner.new_execution();
+        }
+        let pending = crate::sync::state(&self.harvest).pending.take();
+        if pending.is_none() {
+            // Before the first execution.
+            return self.inner.new_execution();
+        }
+        let rec = crate::sync::state(&self.log).clone();
+        let mut replay = Replayer::new(&rec.schedule, false, v.replay_log.clone());
+        let s = replay.new_execution();
+        v.first = Some((rec, pending));
+        v.replay = Some(replay);
+        s
+    }
 }
 
 impl<S: Scheduler> Scheduler for Harvester<S> {
     fn new_execution(&mut self) -> Option<shuttle::scheduler::Schedule> {
+        if self.verify.is_some() {
+            return self.verified_next();
+        }
         let rec = crate::sync::state(&self.log).clone();
         crate::sync::state(&self.harvest).absorb(rec, &self.stop);
         self.inner.new_execution()
@@ -136,9 +257,15 @@ impl<S: Scheduler> Scheduler for Harvester<S> {
         current: Option<shuttle::scheduler::TaskId>,
         y: bool,
     ) -> Option<shuttle::scheduler::TaskId> {
+        if let Some(r) = self.verify.as_mut().and_then(|v| v.replay.as_mut()) {
+            return r.next_task(runnable, current, y);
+        }
         self.inner.next_task(runnable, current, y)
     }
     fn next_u64(&mut self) -> u64 {
+        if let Some(r) = self.verify.as_mut().and_then(|v| v.replay.as_mut()) {
+            return r.next_u64();
+        }
         self.inner.next_u64()
     }
 }
@@ -149,15 +276,24 @@ fn run_harvest<S: Scheduler + 'static>(
     kind: KernelKind,
     sched: S,
     label: String,
+    opts: Options,
 ) -> Result<Exploration, String> {
     let log: Log = Arc::new(Mutex::new(Recorded::default()));
     let stop = Arc::new(Mutex::new(false));
-    let harvest = Arc::new(Mutex::new(Harvest::default()));
+    let harvest = Arc::new(Mutex::new(Harvest {
+        continue_after_violation: opts.continue_after_violation,
+        ..Harvest::default()
+    }));
     let h = Harvester {
         inner: Recorder::new(sched, log.clone(), stop.clone()),
         log: log.clone(),
         harvest: harvest.clone(),
         stop: stop.clone(),
+        verify: opts.verify_determinism.then(|| Verify {
+            first: None,
+            replay_log: Arc::new(Mutex::new(Recorded::default())),
+            replay: None,
+        }),
     };
     let sc = scenario.clone();
     let h2 = harvest.clone();
@@ -167,7 +303,9 @@ fn run_harvest<S: Scheduler + 'static>(
     });
     let rec = crate::sync::state(&log).clone();
     let mut hv = crate::sync::state(&harvest);
-    hv.absorb(rec, &stop);
+    if !opts.verify_determinism {
+        hv.absorb(rec, &stop);
+    }
     if let Some(e) = hv.error.take() {
         return Err(e);
     }
@@ -183,6 +321,25 @@ pub fn explore(
     iterations: usize,
     seed: u64,
 ) -> Result<Exploration, String> {
+    explore_with(
+        scenario,
+        policy,
+        engine,
+        iterations,
+        seed,
+        Options::default(),
+    )
+}
+
+/// [`explore`] with [`Options`].
+pub fn explore_with(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    engine: EngineKind,
+    iterations: usize,
+    seed: u64,
+    opts: Options,
+) -> Result<Exploration, String> {
     // Without a concurrent step there is one interleaving (and PCT refuses
     // a closure that spawns nothing): run it once.
     if !scenario
@@ -197,6 +354,7 @@ pub fn explore(
             KernelKind::Sim,
             SeededRandom::new(seed, 1),
             label,
+            opts,
         );
     }
     let label = format!("{} seed {seed}", engine.describe());
@@ -207,6 +365,7 @@ pub fn explore(
             KernelKind::Sim,
             SeededRandom::new(seed, iterations),
             label,
+            opts,
         ),
         EngineKind::Pct { depth } => run_harvest(
             scenario,
@@ -214,6 +373,7 @@ pub fn explore(
             KernelKind::Sim,
             PctScheduler::new_from_seed(seed, depth, iterations),
             label,
+            opts,
         ),
         EngineKind::Dfs => run_harvest(
             scenario,
@@ -221,6 +381,7 @@ pub fn explore(
             KernelKind::Sim,
             DfsScheduler::new(Some(iterations), true),
             label,
+            opts,
         ),
     }
 }
@@ -233,6 +394,17 @@ pub fn explore_portfolio(
     iterations: usize,
     seed: u64,
 ) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
+    explore_portfolio_with(scenario, policy, iterations, seed, Options::default())
+}
+
+/// [`explore_portfolio`] with [`Options`].
+pub fn explore_portfolio_with(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    iterations: usize,
+    seed: u64,
+    opts: Options,
+) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
     let engines = [
         EngineKind::Random,
         EngineKind::Pct { depth: 2 },
@@ -243,9 +415,10 @@ pub fn explore_portfolio(
     let mut total = Exploration::default();
     let mut per = Vec::new();
     for e in engines {
-        let x = explore(scenario, policy, e, share, seed)?;
+        let x = explore_with(scenario, policy, e, share, seed, opts)?;
         per.push((e, x.executions));
         total.executions += x.executions;
+        total.replays_compared += x.replays_compared;
         total.outcomes.extend(x.outcomes);
         total.max_threads = total.max_threads.max(x.max_threads);
         total.max_steps = total.max_steps.max(x.max_steps);
@@ -318,6 +491,52 @@ pub fn run_schedule(
         ));
     }
     Ok((report, rec))
+}
+
+/// Replay a version-2 schedule by its named steps. Fails with the first
+/// step that cannot be matched (`step 14: wanted ..., the runnable steps
+/// are ...`).
+pub fn run_named(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    schedule: &NamedSchedule,
+    kind: KernelKind,
+    label: &str,
+) -> Result<(RunReport, Recorded), String> {
+    let log: Log = Arc::new(Mutex::new(Recorded::default()));
+    let sched = Replayer::named(schedule, log.clone());
+    let (report, _) = run_one(scenario, policy, kind, sched, label.to_string())?;
+    let rec = crate::sync::state(&log).clone();
+    if let Some(m) = &rec.mismatch {
+        return Err(format!(
+            "the schedule does not fit this scenario, policy and build: {m}"
+        ));
+    }
+    Ok((report, rec))
+}
+
+/// Replay a schedule file of either version (strictly).
+pub fn run_file(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    file: &ScheduleFile,
+    kind: KernelKind,
+    label: &str,
+) -> Result<(RunReport, Recorded), String> {
+    match file {
+        ScheduleFile::V1(s) => run_schedule(scenario, policy, s, false, kind, label),
+        ScheduleFile::V2(n) => run_named(scenario, policy, n, kind, label),
+    }
+}
+
+/// The version-2 form of a version-1 schedule: one strict replay.
+pub fn name_schedule(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    schedule: &Schedule,
+) -> Result<NamedSchedule, String> {
+    run_schedule(scenario, policy, schedule, false, KernelKind::Sim, "naming")
+        .map(|(_, rec)| rec.named)
 }
 
 fn common_prefix(a: &Schedule, b: &Schedule) -> usize {

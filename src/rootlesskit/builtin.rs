@@ -62,7 +62,9 @@ impl Builtin {
     /// `driver.AddPort` (parent.go, e780dd3).
     fn add(&self, who: &str, spec: &Spec) -> Result<u32, String> {
         {
-            let _mu = sync::lock(&self.mu);
+            let _mu = sync::lock_at(&self.mu, || {
+                format!("{who} {} AddPort {} (check)", self.layer, spec.describe())
+            });
             validate_port_spec(spec, &sync::state(&self.state).ports)?;
         }
         let port = u16::try_from(spec.parent_port).map_err(|_| {
@@ -89,7 +91,9 @@ impl Builtin {
                 e
             }
         })?;
-        let _mu = sync::lock(&self.mu);
+        let _mu = sync::lock_at(&self.mu, || {
+            format!("{who} {} AddPort {} (record)", self.layer, spec.describe())
+        });
         let mut st = sync::state(&self.state);
         let id = st.next_id;
         self.kernel
@@ -104,7 +108,7 @@ impl Builtin {
     /// the listener is stopped (closed) and the id forgotten even when the
     /// stop reports an error, which is then returned.
     fn remove(&self, who: &str, id: u32) -> Result<(), String> {
-        let _mu = sync::lock(&self.mu);
+        let _mu = sync::lock_at(&self.mu, || format!("{who} {} RemovePort {id}", self.layer));
         let stop = sync::state(&self.state).stoppers.get(&id).cloned();
         let Some(listener) = stop else {
             return Err(format!("unknown id: {id}"));
