@@ -784,6 +784,39 @@ mod tests {
     #[test]
     fn a_bad_word_is_reported_with_line_and_column() {
         let e = Schedule::parse("# c\nt0 t1\nt2 x9\n").unwrap_err();
-        assert_eq!(e, "3:4: expected a decision like t1 or v0, found \"x9\"");
+        assert_eq!(
+            e,
+            "3:4: expected a decision like t1 or v0 (a version-1 schedule; version 2 starts with `portsim-schedule 2`), found \"x9\""
+        );
+        // A word starting with a multi-byte character is refused, not a panic.
+        assert!(Schedule::parse("t0 \u{e9}1\n").unwrap_err().starts_with("1:4: "));
+    }
+
+    #[test]
+    fn version_two_steps_print_and_parse_back() {
+        let n = NamedSchedule {
+            steps: vec![
+                Step::Run("main begin".into()),
+                Step::Run("c1 d1/child bind tcp 127.0.0.1:32768 RA".into()),
+                Step::Choice {
+                    label: "app choose port".into(),
+                    index: 2,
+                },
+            ],
+        };
+        let text = n.to_text(&["made by a test".into()]);
+        assert_eq!(
+            text,
+            "portsim-schedule 2\n# made by a test\nmain begin\nc1 d1/child bind tcp 127.0.0.1:32768 RA\napp choose port = 2\n"
+        );
+        assert_eq!(parse_file(&text), Ok(ScheduleFile::V2(n)));
+        assert_eq!(
+            parse_file("portsim-schedule 2\napp choose port\n").unwrap_err().to_string(),
+            "2:16: expected `= <index>` at the end of a choice step"
+        );
+        assert_eq!(
+            parse_file("portsim-schedule 2 x\n").unwrap_err().to_string(),
+            "1:20: expected the end of the header line, found \"x\""
+        );
     }
 }
