@@ -34,7 +34,7 @@ rc=0
 # binary is built per mutant.
 cargo_args=()
 for a in ${TESTS---lib}; do cargo_args+=(-C "$a"); done
-nice -n 19 cargo mutants --no-shuffle -j 1 --timeout "${TIMEOUT:-180}" \
+nice -n 19 cargo mutants --no-shuffle -j 1 --timeout "${TIMEOUT:-180}" ${BASELINE:+--baseline "$BASELINE"} \
   "${args[@]}" "${cargo_args[@]}" || rc=$?
 echo "mutants: $(( $(date +%s) - start ))s; exit $rc (0 all caught, 2 some missed, 3 timeouts)"
 for f in caught missed timeout unviable; do

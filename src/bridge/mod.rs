@@ -267,3 +267,19 @@ fn stop_proxy(kernel: &Kernel, daemon: &str, who: &str, p: &Proxy) {
     );
     let _ = kernel.close(who, p.ns, p.sock);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Killed mutants of `user_error` (cargo-mutants: `String::new()`,
+    /// `"xyzzy"`): the CLI's prefix and the error text, nothing else.
+    #[test]
+    fn the_user_reads_the_daemon_prefix_and_the_error_text() {
+        let e = GoError::new("driver failed programming external connectivity");
+        assert_eq!(
+            user_error(&e),
+            "Error response from daemon: driver failed programming external connectivity"
+        );
+    }
+}
