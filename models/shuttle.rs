@@ -288,3 +288,44 @@ fn a_schedule_from_another_scenario_is_refused() {
     let err = run_schedule(&b, p, &f.recorded.schedule, false, KernelKind::Sim, "x").unwrap_err();
     assert!(err.contains("does not fit"), "{err}");
 }
+
+/// A stop racing a start on one daemon with a one-port range. With the
+/// bridge lock on, the stop's unmap runs under `configNetwork` like the
+/// start's `MapPorts`, so c2 either gets the port or finds it allocated:
+/// never the probe failure of a half-done unmap. With the lock off PCT
+/// finds that failure at once.
+#[test]
+fn a_stop_under_the_bridge_lock_never_interleaves_with_a_start() {
+    let window = "failed to bind host port [::1]:32768/tcp: address already in use";
+    for policy in ["moby-master", "pr-52927"] {
+        let p = by_name(policy).unwrap();
+        let locked = explore(
+            &shipped("stop-races-start.toml"),
+            p,
+            EngineKind::Pct { depth: 3 },
+            2000,
+            0,
+        )
+        .unwrap();
+        assert!(locked.failure.is_none());
+        assert_eq!(locked.outcomes.len(), 2, "{:?}", locked.outcomes);
+        assert!(
+            locked.outcomes.iter().all(|o| !o.contains(window)),
+            "{policy}: {:?}",
+            locked.outcomes
+        );
+        let unlocked = explore(
+            &shipped("stop-races-start-unlocked.toml"),
+            p,
+            EngineKind::Pct { depth: 3 },
+            200,
+            0,
+        )
+        .unwrap();
+        assert!(
+            unlocked.outcomes.iter().any(|o| o.contains(window)),
+            "{policy}: {:?}",
+            unlocked.outcomes
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! portsim: deterministic simulation and model checking of how rootless
-//! Docker maps published ports. See DESIGN.md in the steering repository
-//! and README.md for the layers; each module says which Go code it mirrors.
+//! Docker maps published ports. See docs/design.md for the layers and
+//! docs/system.md for the Go code; each module says which Go code it mirrors.
 
 pub mod allocator;
 pub mod bridge;

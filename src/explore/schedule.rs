@@ -789,7 +789,11 @@ mod tests {
             "3:4: expected a decision like t1 or v0 (a version-1 schedule; version 2 starts with `portsim-schedule 2`), found \"x9\""
         );
         // A word starting with a multi-byte character is refused, not a panic.
-        assert!(Schedule::parse("t0 \u{e9}1\n").unwrap_err().starts_with("1:4: "));
+        assert!(
+            Schedule::parse("t0 \u{e9}1\n")
+                .unwrap_err()
+                .starts_with("1:4: ")
+        );
     }
 
     #[test]
@@ -811,11 +815,15 @@ mod tests {
         );
         assert_eq!(parse_file(&text), Ok(ScheduleFile::V2(n)));
         assert_eq!(
-            parse_file("portsim-schedule 2\napp choose port\n").unwrap_err().to_string(),
+            parse_file("portsim-schedule 2\napp choose port\n")
+                .unwrap_err()
+                .to_string(),
             "2:16: expected `= <index>` at the end of a choice step"
         );
         assert_eq!(
-            parse_file("portsim-schedule 2 x\n").unwrap_err().to_string(),
+            parse_file("portsim-schedule 2 x\n")
+                .unwrap_err()
+                .to_string(),
             "1:20: expected the end of the header line, found \"x\""
         );
     }

@@ -35,6 +35,9 @@
 //! bridge_lock = true                   # default true
 //! child_ip = "10.0.2.100"              # default: 10.0.2.100 for slirp4netns,
 //!                                      # none for builtin
+//! detach_netns = true                  # default true (dockerd-rootless.sh):
+//!                                      # rootlesskit --detach-netns; false:
+//!                                      # dockerd lives in the child namespace
 //!
 //! [[occupant]]                         # zero or more
 //! name = "web"                         # required, unique among occupants
@@ -227,6 +230,7 @@ struct RawDaemon {
     ipv6: Option<bool>,
     bridge_lock: Option<bool>,
     child_ip: Option<Spanned<String>>,
+    detach_netns: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -618,6 +622,7 @@ fn daemon(cx: &Cx, d: &RawDaemon) -> Result<DaemonCfg, ScenarioError> {
         ipv6: d.ipv6.unwrap_or(true),
         bridge_lock: d.bridge_lock.unwrap_or(true),
         child_ip,
+        detach_netns: d.detach_netns.unwrap_or(true),
     })
 }
 
@@ -1054,6 +1059,7 @@ port_driver = "slirp4netns"
 userland_proxy = false
 ipv6 = false
 bridge_lock = false
+detach_netns = false
 
 [[daemon]]
 name = "d3"
@@ -1155,6 +1161,7 @@ starts = { c1 = "ok 32768,32769" }
                     ipv6: true,
                     bridge_lock: true,
                     child_ip: None,
+                    detach_netns: true,
                 },
                 DaemonCfg {
                     name: "d2".into(),
@@ -1165,6 +1172,7 @@ starts = { c1 = "ok 32768,32769" }
                     ipv6: false,
                     bridge_lock: false,
                     child_ip: Some(ip("10.0.2.100")),
+                    detach_netns: false,
                 },
                 DaemonCfg {
                     name: "d3".into(),
@@ -1175,6 +1183,7 @@ starts = { c1 = "ok 32768,32769" }
                     ipv6: true,
                     bridge_lock: true,
                     child_ip: Some(ip("10.0.2.15")),
+                    detach_netns: true,
                 },
             ],
             occupants: vec![
@@ -1314,6 +1323,7 @@ starts = { c1 = "ok 32768,32769" }
                 ipv6: true,
                 bridge_lock: true,
                 child_ip: None,
+                detach_netns: true,
             }]
         );
         assert!(got.occupants.is_empty() && got.containers.is_empty());
@@ -1344,7 +1354,7 @@ starts = { c1 = "ok 32768,32769" }
         (
             "unknown key inside [[daemon]]",
             "name = \"x\"\n[[daemon]]\nname = \"d1\"\nbogus = 1\n",
-            "t.toml:4:1: unknown field `bogus`, expected one of `name`, `port_range`, `reserved_ports`, `port_driver`, `userland_proxy`, `ipv6`, `bridge_lock`, `child_ip`",
+            "t.toml:4:1: unknown field `bogus`, expected one of `name`, `port_range`, `reserved_ports`, `port_driver`, `userland_proxy`, `ipv6`, `bridge_lock`, `child_ip`, `detach_netns`",
         ),
         (
             "unknown port_driver",
@@ -1464,7 +1474,7 @@ starts = { c1 = "ok 32768,32769" }
         (
             "steps written after a table",
             "name = \"x\"\n[[daemon]]\nname = \"d1\"\nsteps = []\n",
-            "t.toml:4:1: unknown field `steps`, expected one of `name`, `port_range`, `reserved_ports`, `port_driver`, `userland_proxy`, `ipv6`, `bridge_lock`, `child_ip` (`steps` is a top-level key: write it before the first [table] header)",
+            "t.toml:4:1: unknown field `steps`, expected one of `name`, `port_range`, `reserved_ports`, `port_driver`, `userland_proxy`, `ipv6`, `bridge_lock`, `child_ip`, `detach_netns` (`steps` is a top-level key: write it before the first [table] header)",
         ),
         (
             "bad daemon port range",
