@@ -28,8 +28,19 @@ pub struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Stable text (the default).
     Text,
+    /// The same report as JSON.
     Json,
+    /// A Mermaid sequence diagram of the trace (of the counterexample, for
+    /// `check`), to paste into a ```mermaid fence.
+    Mermaid,
+    /// One Markdown block for a pull-request comment: verdicts, story,
+    /// diagram, replay command.
+    Markdown,
+    /// `run` only: the outcomes as an `[expect.POLICY]` table to paste into
+    /// the scenario file.
+    Expect,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,10 +94,26 @@ pub enum Command {
         /// Where to write the failing schedule.
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
         /// Rerun every execution's schedule and compare the two reports
         /// byte for byte; a difference fails with exit code 3.
         #[arg(long)]
         verify_determinism: bool,
+    },
+    /// Check scenario files without running them: prints one line per
+    /// file, every error on its own line; exits 2 if any file is bad.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the shipped scenarios with their one-line descriptions.
+    List {
+        /// Directory to list (default: ./scenarios, else the source tree's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
@@ -101,6 +128,39 @@ pub enum Command {
         kernel: KernelArg,
         #[arg(long, default_value_t = 1000)]
         iterations: usize,
+    },
+    /// Explore every scenario under every policy with one engine and one
+    /// budget (those of `check`) and print the matrix of verdicts: per
+    /// cell each property's verdict, the failed starts and the distinct
+    /// outcomes; each violation's minimized schedule is written to DIR and
+    /// its replay command printed.
+    #[command(after_help = crate::compare::help_tail())]
+    Compare {
+        /// Scenario files (TOML). Without any: every `*.toml` file of
+        /// `scenarios/` relative to the current directory, sorted by name.
+        scenarios: Vec<PathBuf>,
+        /// Comma-separated policies to compare (default: all of them, in
+        /// the order listed below).
+        #[arg(long, value_name = "P,...")]
+        policies: Option<String>,
+        #[arg(long, value_enum, default_value_t = EngineArg::Pct)]
+        engine: EngineArg,
+        /// Executions to explore per cell (at most; a cell stops at its
+        /// first violating execution).
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+        /// PCT bug depth.
+        #[arg(long, default_value_t = 3)]
+        depth: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// text: aligned table; json: every cell (with `format_version`);
+        /// markdown: a GitHub table for a pull-request review.
+        #[arg(long, value_enum, default_value_t = crate::compare::Format::Text)]
+        format: crate::compare::Format,
+        /// Where to write the failing schedules.
+        #[arg(long, value_name = "DIR", default_value = "portsim-schedules")]
+        out: PathBuf,
     },
 }
 
@@ -165,14 +225,26 @@ pub fn main() -> ExitCode {
             depth,
             seed,
             out,
+            format,
             verify_determinism,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
-            let opts = CheckOpts { verify_determinism };
             check_cmd(
-                &scenario, policy, engine, iterations, depth, seed, &out, opts,
+                &scenario,
+                policy,
+                CheckArgs {
+                    engine,
+                    iterations,
+                    depth,
+                    seed,
+                    out,
+                    format,
+                    verify_determinism,
+                },
             )
         }
+        Command::Validate { files } => validate_cmd(&files),
+        Command::List { dir } => list_cmd(dir),
         Command::Stress {
             scenario,
             policy,
@@ -182,13 +254,67 @@ pub fn main() -> ExitCode {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
             stress_cmd(&scenario, policy, kernel, iterations)
         }
+        Command::Compare {
+            scenarios,
+            policies,
+            engine,
+            iterations,
+            depth,
+            seed,
+            format,
+            out,
+        } => {
+            use crate::compare::{Engine, Options};
+            let engine = match engine {
+                EngineArg::Random => Engine::Random,
+                EngineArg::Pct => Engine::Pct { depth },
+                EngineArg::Dfs => Engine::Dfs,
+                EngineArg::Portfolio => Engine::Portfolio,
+            };
+            let opts = Options {
+                engine,
+                iterations,
+                seed,
+                out,
+            };
+            crate::compare::command(&scenarios, policies.as_deref(), opts, format)
+        }
     }
 }
 
 fn load(path: &std::path::Path) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
     crate::scenario::load(path)
         .map(Arc::new)
-        .map_err(|e| fail(2, &e.to_string()))
+        .map_err(|e| fail(2, &crate::catalog::scenario_error(&e)))
+}
+
+fn validate_cmd(files: &[PathBuf]) -> ExitCode {
+    let v = crate::catalog::validate(files);
+    emit(
+        &v.ok_lines
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    for e in &v.error_lines {
+        eprintln!("portsim: {e}");
+    }
+    ExitCode::from(if v.error_lines.is_empty() { 0 } else { 2 })
+}
+
+fn list_cmd(dir: Option<PathBuf>) -> ExitCode {
+    let dir = dir.unwrap_or_else(crate::catalog::default_dir);
+    match crate::catalog::list(&dir) {
+        Ok(entries) => {
+            emit(&crate::catalog::list_text(&entries));
+            ExitCode::from(if entries.iter().all(|(_, r)| r.is_ok()) {
+                0
+            } else {
+                2
+            })
+        }
+        Err(e) => fail(2, &e),
+    }
 }
 
 /// The backend a flag names, refused up front when this scenario or this
@@ -296,6 +422,20 @@ fn run_cmd(
     emit(&match format {
         Format::Text => report.text(),
         Format::Json => report.json(),
+        Format::Mermaid => report.mermaid(None),
+        Format::Expect => report.expect_table(),
+        Format::Markdown => crate::report::markdown::check(&crate::report::markdown::CheckBlock {
+            title: format!("{} under {}", report.scenario, report.policy),
+            summary: vec![format!(
+                "portsim run {}: {}",
+                scenario.display(),
+                report.schedule
+            )],
+            counterexample: report.first_violation().map(|v| (&report, v.property)),
+            executions: 1,
+            replay: None,
+            schedule: None,
+        }),
     });
     ExitCode::from(if report.violated() { 1 } else { 0 })
 }
@@ -337,24 +477,20 @@ fn stress_cmd(
     }
 }
 
-/// `check` flags beyond the exploration's own.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CheckOpts {
+/// `check`'s flags after the scenario and policy.
+pub struct CheckArgs {
+    pub engine: EngineArg,
+    pub iterations: usize,
+    pub depth: usize,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub format: Format,
+    /// Rerun every execution's schedule and compare the two reports.
     pub verify_determinism: bool,
 }
 
 #[cfg(feature = "os-threads")]
-#[allow(clippy::too_many_arguments)]
-fn check_cmd(
-    _: &std::path::Path,
-    _: &'static dyn mapper::Policy,
-    _: EngineArg,
-    _: usize,
-    _: usize,
-    _: u64,
-    _: &std::path::Path,
-    _: CheckOpts,
-) -> ExitCode {
+fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: CheckArgs) -> ExitCode {
     fail(
         2,
         "this build (--features os-threads) runs `stress` only; build without it for `run` and `check`",
@@ -362,134 +498,255 @@ fn check_cmd(
 }
 
 #[cfg(not(feature = "os-threads"))]
-#[allow(clippy::too_many_arguments)]
 fn check_cmd(
     path: &std::path::Path,
     policy: &'static dyn crate::mapper::Policy,
-    engine: EngineArg,
-    iterations: usize,
-    depth: usize,
-    seed: u64,
-    out: &std::path::Path,
-    opts: CheckOpts,
+    a: CheckArgs,
 ) -> ExitCode {
     use crate::explore::engine::{EngineKind, Options, explore_portfolio_with, explore_with};
+    use crate::report::markdown::{self, CheckBlock};
+    if a.format == Format::Expect {
+        return fail(
+            2,
+            "--format expect is for `portsim run` (the outcomes of one interleaving)",
+        );
+    }
+    let sc = match load(path) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let live = crate::progress::Live::start(a.iterations, a.format != Format::Json);
+    let hooks = live.hooks();
     let xopts = Options {
-        verify_determinism: opts.verify_determinism,
+        verify_determinism: a.verify_determinism,
         ..Options::default()
     };
-    let sc = match crate::scenario::load(path) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return fail(2, &e.to_string()),
-    };
-    let (x, label) = match engine {
+    let (x, label) = match a.engine {
         EngineArg::Portfolio => {
-            match explore_portfolio_with(&sc, policy, iterations, seed, xopts) {
-                Ok((x, _)) => (x, format!("portfolio seed {seed}")),
-                Err(e) => return fail(3, &e),
+            match explore_portfolio_with(&sc, policy, a.iterations, a.seed, xopts, &hooks) {
+                Ok((x, _)) => (x, format!("portfolio seed {}", a.seed)),
+                Err(e) => {
+                    live.finish();
+                    return fail(3, &e);
+                }
             }
         }
         e => {
             let kind = match e {
                 EngineArg::Random => EngineKind::Random,
-                EngineArg::Pct => EngineKind::Pct { depth },
+                EngineArg::Pct => EngineKind::Pct { depth: a.depth },
                 _ => EngineKind::Dfs,
             };
-            match explore_with(&sc, policy, kind, iterations, seed, xopts) {
-                Ok(x) => (x, format!("{} seed {seed}", kind.describe())),
-                Err(e) => return fail(3, &e),
+            match explore_with(&sc, policy, kind, a.iterations, a.seed, xopts, &hooks) {
+                Ok(x) => (x, format!("{} seed {}", kind.describe(), a.seed)),
+                Err(e) => {
+                    live.finish();
+                    return fail(3, &e);
+                }
             }
         }
     };
-    let mut s = String::new();
-    if opts.verify_determinism {
-        s.push_str(&format!(
-            "determinism: {} executions replayed from their schedules, reports identical\n",
+    let title = format!("{} under {}", sc.name, policy.name());
+    // `--verify-determinism`: reached only when every replay matched.
+    let determinism = a.verify_determinism.then(|| {
+        format!(
+            "determinism: {} executions replayed from their schedules, reports identical",
             x.replays_compared
-        ));
-    }
+        )
+    });
     let Some(f) = x.failure else {
-        s.push_str(&format!(
-            "{} under {}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps\n",
-            sc.name,
-            policy.name(),
-            x.executions,
-            x.outcomes.len(),
-            x.max_threads,
-            x.max_steps
-        ));
-        if engine == EngineArg::Pct {
-            s.push_str(&format!(
-                "{}\n",
-                pct_bound(x.executions, x.max_threads, x.max_steps, depth)
-            ));
+        live.finish();
+        let interrupted = live.interrupted();
+        let mut lines: Vec<String> = determinism.iter().cloned().collect();
+        lines.push(if interrupted {
+            format!(
+                "{title}: interrupted after {} of {} executions ({label}): no violation in those; {} distinct outcomes; up to {} threads and {} scheduling steps",
+                x.executions,
+                a.iterations,
+                x.outcomes.len(),
+                x.max_threads,
+                x.max_steps
+            )
+        } else {
+            format!(
+                "{title}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps",
+                x.executions,
+                x.outcomes.len(),
+                x.max_threads,
+                x.max_steps
+            )
+        });
+        if a.engine == EngineArg::Pct {
+            lines.push(pct_bound(x.executions, x.max_threads, x.max_steps, a.depth));
         }
-        for o in &x.outcomes {
-            s.push_str(&format!("  outcome: {o}\n"));
-        }
-        emit(&s);
-        return ExitCode::from(0);
+        let outcomes: Vec<String> = x
+            .outcomes
+            .iter()
+            .map(|o| format!("  outcome: {o}"))
+            .collect();
+        emit(&match a.format {
+            Format::Json => json_line(&with_replays(
+                serde_json::json!({
+                    "scenario": sc.name,
+                    "policy": policy.name(),
+                    "search": label,
+                    "executions": x.executions,
+                    "interrupted": interrupted,
+                    "violation": null,
+                    "outcomes": x.outcomes,
+                }),
+                a.verify_determinism.then_some(x.replays_compared),
+            )),
+            Format::Markdown => markdown::check(&CheckBlock {
+                title,
+                summary: lines,
+                counterexample: None,
+                executions: x.executions,
+                replay: None,
+                schedule: None,
+            }),
+            _ => lines
+                .iter()
+                .chain(&outcomes)
+                .map(|l| format!("{l}\n"))
+                .collect(),
+        });
+        return ExitCode::from(if interrupted {
+            crate::progress::INTERRUPTED
+        } else {
+            0
+        });
     };
-    let mut m = match crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000)
-    {
+    live.note("violation found; minimizing");
+    let m = crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000);
+    live.finish();
+    let mut m = match m {
         Ok(m) => m,
         Err(e) => return fail(3, &e),
     };
     // Expectations describe the scenario's own seed, not this schedule.
     m.report.expectations = None;
-    let file = out.join(format!(
-        "{}-{}-{}.schedule",
-        sc.name,
+    let story = m
+        .report
+        .violation_of(f.property)
+        .map(|v| crate::report::story::story(&m.report.trace, v).text());
+    m.report.story = story.clone();
+    let file = crate::explore::save::schedule_path(&a.out, &sc.name, policy.name(), f.property);
+    let body = crate::explore::save::named_body(
+        &sc.name,
+        path,
         policy.name(),
-        f.property
-    ));
-    let body = m.recorded.named.to_text(&[
-        format!(
-            "scenario {} ({}), policy {}, violates {}",
-            sc.name,
-            path.display(),
-            policy.name(),
-            f.property
-        ),
-        format!(
-            "found by {label}, execution {}; minimized: {} preemptions, {} steps",
-            f.execution,
-            m.recorded.preemptions,
-            m.recorded.named.runs()
-        ),
-    ]);
-    if let Err(e) = write_atomic(&file, &body) {
+        f.property,
+        &format!("{label}, execution {}", f.execution),
+        m.recorded.preemptions,
+        &m.recorded.named,
+    );
+    if let Err(e) = crate::explore::save::write_atomic(&file, &body) {
         return fail(
             3,
             &format!("{}: cannot write schedule: {e}", file.display()),
         );
     }
-    s.push_str(&format!(
-        "{} under {}: {} VIOLATED, found by {label} at execution {} of {}\n",
-        sc.name,
-        policy.name(),
-        f.property,
-        f.execution,
-        x.executions
-    ));
-    s.push_str(&format!(
-        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)\n\n",
+    let found = format!(
+        "{title}: {} VIOLATED, found by {label} at execution {} of {}",
+        f.property, f.execution, x.executions
+    );
+    let minimized = format!(
+        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)",
         f.recorded.preemptions,
         f.recorded.schedule.tasks().count(),
         m.recorded.preemptions,
         m.recorded.schedule.tasks().count(),
         m.tries
-    ));
-    s.push_str(&m.report.text());
-    s.push_str(&format!("\nschedule written to {}\n", file.display()));
-    s.push_str(&format!(
-        "replay: portsim run {} --policy {} --schedule {}\n",
+    );
+    let replay = format!(
+        "portsim run {} --policy {} --schedule {}",
         path.display(),
         policy.name(),
         file.display()
-    ));
-    emit(&s);
+    );
+    emit(&match a.format {
+        Format::Json => json_line(&with_replays(
+            serde_json::json!({
+                "scenario": sc.name,
+                "policy": policy.name(),
+                "search": label,
+                "executions": x.executions,
+                "interrupted": false,
+                "violation": {
+                    "property": f.property,
+                    "execution": f.execution,
+                    "preemptions": m.recorded.preemptions,
+                    "steps": m.recorded.schedule.tasks().count(),
+                },
+                "story": story,
+                "schedule_file": file.display().to_string(),
+                "replay": replay,
+                "report": m.report,
+            }),
+            a.verify_determinism.then_some(x.replays_compared),
+        )),
+        Format::Mermaid => m.report.mermaid(m.report.violation_of(f.property)),
+        Format::Markdown => markdown::check(&CheckBlock {
+            title,
+            summary: determinism.into_iter().chain([found, minimized]).collect(),
+            counterexample: Some((&m.report, f.property)),
+            executions: x.executions,
+            replay: Some(replay),
+            schedule: Some((file.display().to_string(), body)),
+        }),
+        Format::Text | Format::Expect => {
+            let mut s: String = determinism.iter().map(|d| format!("{d}\n")).collect();
+            s.push_str(&format!("{found}\n{minimized}\n\n"));
+            if let Some(story) = &story {
+                s.push_str("story:\n");
+                s.push_str(&wrap(story, 76, "  "));
+                s.push('\n');
+            }
+            s.push_str(&m.report.text());
+            s.push_str(&format!("\nschedule written to {}\n", file.display()));
+            s.push_str(&format!("replay: {replay}\n"));
+            s
+        }
+    });
     ExitCode::from(1)
+}
+
+/// `check --format json` with `--verify-determinism`: the count of
+/// replays compared (all identical, or the command failed) as
+/// `replays_compared`; without the flag the object is unchanged.
+#[cfg(not(feature = "os-threads"))]
+fn with_replays(mut v: serde_json::Value, replays: Option<usize>) -> serde_json::Value {
+    if let (Some(n), Some(o)) = (replays, v.as_object_mut()) {
+        o.insert("replays_compared".into(), n.into());
+    }
+    v
+}
+
+#[cfg(not(feature = "os-threads"))]
+fn json_line(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON serializes") + "\n"
+}
+
+/// `text` in lines of at most `width` characters (words kept whole), each
+/// starting with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
 }
 
 /// PCT's guarantee: one execution finds a given bug of depth d with
@@ -505,14 +762,4 @@ pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) 
         steps.max(1),
         depth.saturating_sub(1)
     )
-}
-
-#[cfg(not(feature = "os-threads"))]
-fn write_atomic(path: &std::path::Path, body: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("schedule.tmp");
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(&tmp, path)
 }

@@ -4,14 +4,20 @@
 
 pub mod allocator;
 pub mod bridge;
+#[cfg(not(loom))]
+pub mod catalog;
 pub mod check;
 #[cfg(not(loom))]
 pub mod cli;
+#[cfg(not(loom))]
+pub mod compare;
 pub mod error;
 pub mod explore;
 pub mod kernel;
 pub mod mapper;
 pub mod occupant;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod progress;
 pub mod report;
 pub mod rootlesskit;
 pub mod scenario;

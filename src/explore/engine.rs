@@ -10,7 +10,8 @@ use crate::mapper::Policy;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A scheduler choice for [`explore`].
@@ -51,6 +52,8 @@ pub struct Exploration {
     pub max_threads: usize,
     /// Most scheduling decisions in one execution.
     pub max_steps: usize,
+    /// Per container, the executions in which its start failed.
+    pub failed_starts: BTreeMap<String, usize>,
     pub failure: Option<Failure>,
     /// `--verify-determinism`: executions replayed and compared.
     pub replays_compared: usize,
@@ -67,6 +70,31 @@ pub struct Options {
     /// Keep exploring after a violation (the first is still the one
     /// kept); the determinism tests use it to compare a full budget.
     pub continue_after_violation: bool,
+}
+
+/// What a caller may attach to an exploration: a cancel flag, read
+/// between executions (set it from a Ctrl-C handler: the exploration stops
+/// after the execution in flight and returns what it saw), and a callback
+/// told after every execution.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub cancel: Option<Arc<AtomicBool>>,
+    pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+}
+
+impl Hooks {
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Counts so far, for [`Hooks::progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub executions: usize,
+    pub violations: usize,
 }
 
 fn config() -> shuttle::Config {
@@ -99,6 +127,7 @@ struct Harvest {
     result: Exploration,
     error: Option<String>,
     continue_after_violation: bool,
+    hooks: Hooks,
 }
 
 /// `--verify-determinism` state: the execution waiting for its replay.
@@ -178,6 +207,9 @@ impl Harvest {
         x.max_threads = x.max_threads.max(rec.threads);
         x.max_steps = x.max_steps.max(rec.schedule.tasks().count());
         x.outcomes.insert(signature(&report));
+        for s in report.starts.iter().filter(|s| !s.ok) {
+            *x.failed_starts.entry(s.container.clone()).or_default() += 1;
+        }
         if x.failure.is_none()
             && let Some(p) = report.properties.iter().find(|p| !p.holds)
         {
@@ -190,6 +222,15 @@ impl Harvest {
             if !self.continue_after_violation {
                 *crate::sync::state(stop) = true;
             }
+        }
+        if let Some(f) = &self.hooks.progress {
+            f(Progress {
+                executions: x.executions,
+                violations: usize::from(x.failure.is_some()),
+            });
+        }
+        if self.hooks.cancelled() {
+            *crate::sync::state(stop) = true;
         }
     }
 }
@@ -277,11 +318,13 @@ fn run_harvest<S: Scheduler + 'static>(
     sched: S,
     label: String,
     opts: Options,
+    hooks: &Hooks,
 ) -> Result<Exploration, String> {
     let log: Log = Arc::new(Mutex::new(Recorded::default()));
     let stop = Arc::new(Mutex::new(false));
     let harvest = Arc::new(Mutex::new(Harvest {
         continue_after_violation: opts.continue_after_violation,
+        hooks: hooks.clone(),
         ..Harvest::default()
     }));
     let h = Harvester {
@@ -328,10 +371,11 @@ pub fn explore(
         iterations,
         seed,
         Options::default(),
+        &Hooks::default(),
     )
 }
 
-/// [`explore`] with [`Options`].
+/// [`explore`] with [`Options`], a cancel flag and a progress callback.
 pub fn explore_with(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
@@ -339,6 +383,7 @@ pub fn explore_with(
     iterations: usize,
     seed: u64,
     opts: Options,
+    hooks: &Hooks,
 ) -> Result<Exploration, String> {
     // Without a concurrent step there is one interleaving (and PCT refuses
     // a closure that spawns nothing): run it once.
@@ -355,6 +400,7 @@ pub fn explore_with(
             SeededRandom::new(seed, 1),
             label,
             opts,
+            hooks,
         );
     }
     let label = format!("{} seed {seed}", engine.describe());
@@ -366,6 +412,7 @@ pub fn explore_with(
             SeededRandom::new(seed, iterations),
             label,
             opts,
+            hooks,
         ),
         EngineKind::Pct { depth } => run_harvest(
             scenario,
@@ -374,6 +421,7 @@ pub fn explore_with(
             PctScheduler::new_from_seed(seed, depth, iterations),
             label,
             opts,
+            hooks,
         ),
         EngineKind::Dfs => run_harvest(
             scenario,
@@ -382,6 +430,7 @@ pub fn explore_with(
             DfsScheduler::new(Some(iterations), true),
             label,
             opts,
+            hooks,
         ),
     }
 }
@@ -394,16 +443,25 @@ pub fn explore_portfolio(
     iterations: usize,
     seed: u64,
 ) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
-    explore_portfolio_with(scenario, policy, iterations, seed, Options::default())
+    explore_portfolio_with(
+        scenario,
+        policy,
+        iterations,
+        seed,
+        Options::default(),
+        &Hooks::default(),
+    )
 }
 
-/// [`explore_portfolio`] with [`Options`].
+/// [`explore_portfolio`] with [`Options`], a cancel flag and a progress
+/// callback (its counts run over the whole portfolio).
 pub fn explore_portfolio_with(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
     iterations: usize,
     seed: u64,
     opts: Options,
+    hooks: &Hooks,
 ) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
     let engines = [
         EngineKind::Random,
@@ -415,11 +473,27 @@ pub fn explore_portfolio_with(
     let mut total = Exploration::default();
     let mut per = Vec::new();
     for e in engines {
-        let x = explore_with(scenario, policy, e, share, seed, opts)?;
+        if hooks.cancelled() {
+            break;
+        }
+        let done = total.executions;
+        let mut h = hooks.clone();
+        if let Some(f) = hooks.progress.clone() {
+            h.progress = Some(Arc::new(move |p: Progress| {
+                f(Progress {
+                    executions: done + p.executions,
+                    ..p
+                })
+            }));
+        }
+        let x = explore_with(scenario, policy, e, share, seed, opts, &h)?;
         per.push((e, x.executions));
         total.executions += x.executions;
         total.replays_compared += x.replays_compared;
         total.outcomes.extend(x.outcomes);
+        for (c, n) in x.failed_starts {
+            *total.failed_starts.entry(c).or_default() += n;
+        }
         total.max_threads = total.max_threads.max(x.max_threads);
         total.max_steps = total.max_steps.max(x.max_steps);
         if let Some(mut f) = x.failure {

@@ -1,0 +1,152 @@
+//! Saving a counterexample's schedule: the file name (built from the
+//! scenario's `name`, which comes from file content and so is sanitized
+//! before it becomes a path), the comment header, and an atomic write
+//! (a temporary file renamed into place: never a partial file).
+//!
+//! Shared by `portsim compare` and `portsim check` (whose naming it
+//! keeps: `SCENARIO-POLICY-PROPERTY.schedule`); both write the version-2
+//! form ([`named_body`]). No Go code.
+
+use super::schedule::NamedSchedule;
+use crate::check::Property;
+use std::path::{Path, PathBuf};
+
+/// Longest sanitized name component, in bytes.
+const MAX_COMPONENT: usize = 80;
+
+/// One path component made from untrusted text: every character outside
+/// `[A-Za-z0-9._-]` becomes `_`, a leading `.` (hidden files, `..`) gets a
+/// `_` in front, an empty name becomes `_`, and it is cut to 80 bytes. The
+/// result never contains a separator and is never `.` or `..`.
+pub fn sanitize(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        s.insert(0, '_');
+    }
+    s.truncate(MAX_COMPONENT);
+    s
+}
+
+/// `SCENARIO-POLICY-PROPERTY.schedule`, each part sanitized.
+pub fn file_name(scenario: &str, policy: &str, property: Property) -> String {
+    format!(
+        "{}-{}-{}.schedule",
+        sanitize(scenario),
+        sanitize(policy),
+        property.name()
+    )
+}
+
+/// Where a counterexample's schedule goes under `dir`.
+pub fn schedule_path(dir: &Path, scenario: &str, policy: &str, property: Property) -> PathBuf {
+    dir.join(file_name(scenario, policy, property))
+}
+
+/// The version-2 schedule file's text: the `portsim-schedule 2` header,
+/// two comment lines (what it reproduces; how it was found and what the
+/// minimizer left), then one named step a line.
+pub fn named_body(
+    scenario: &str,
+    scenario_path: &Path,
+    policy: &str,
+    property: Property,
+    found_by: &str,
+    preemptions: usize,
+    schedule: &NamedSchedule,
+) -> String {
+    let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+    schedule.to_text(&[
+        format!(
+            "scenario {} ({}), policy {policy}, violates {property}",
+            one_line(scenario),
+            one_line(&scenario_path.display().to_string()),
+        ),
+        format!(
+            "found by {}; minimized: {preemptions} preemptions, {} steps",
+            one_line(found_by),
+            schedule.runs()
+        ),
+    ])
+}
+
+/// Write `body` to `path` through a temporary file in the same directory,
+/// creating the directory if needed.
+pub fn write_atomic(path: &Path, body: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("schedule.tmp");
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_file_content_never_leave_the_directory() {
+        for (raw, want) in [
+            ("issue-53153", "issue-53153"),
+            ("../../etc/passwd", "_.._.._etc_passwd"),
+            ("..", "_.."),
+            (".hidden", "_.hidden"),
+            ("", "_"),
+            ("a/b\\c d\n", "a_b_c_d_"),
+            ("ünï", "_n_"),
+        ] {
+            assert_eq!(sanitize(raw), want, "{raw:?}");
+        }
+        let long = "x".repeat(500);
+        assert_eq!(sanitize(&long).len(), MAX_COMPONENT);
+        let p = schedule_path(
+            Path::new("out"),
+            "../x/y",
+            "pr-52927",
+            Property::Convergence,
+        );
+        assert_eq!(p, Path::new("out/_.._x_y-pr-52927-convergence.schedule"));
+        assert_eq!(p.parent(), Some(Path::new("out")));
+    }
+
+    #[test]
+    fn the_named_header_stays_two_comment_lines() {
+        let named = super::super::schedule::parse_file("portsim-schedule 2\nmain begin\n")
+            .map(|f| match f {
+                super::super::schedule::ScheduleFile::V2(n) => n,
+                v1 => panic!("{v1:?}"),
+            })
+            .unwrap();
+        let b = named_body(
+            "evil\nmain begin",
+            Path::new("s\r.toml"),
+            "moby-master",
+            Property::Convergence,
+            "pct depth 3 seed 0, execution 2",
+            1,
+            &named,
+        );
+        let lines: Vec<&str> = b.lines().collect();
+        assert_eq!(lines.len(), 4, "{b}");
+        assert_eq!(lines[0], super::super::schedule::HEADER_V2);
+        assert!(lines[1].starts_with("# ") && lines[2].starts_with("# "));
+        assert_eq!(
+            lines[2],
+            "# found by pct depth 3 seed 0, execution 2; minimized: 1 preemptions, 1 steps"
+        );
+        assert_eq!(lines[3], "main begin");
+        assert_eq!(
+            super::super::schedule::parse_file(&b),
+            Ok(super::super::schedule::ScheduleFile::V2(named))
+        );
+    }
+}
