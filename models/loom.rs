@@ -9,6 +9,7 @@
 mod common;
 
 use portsim::check::Property;
+use portsim::coverage::{Coverage, Situation};
 use portsim::explore::{KernelKind, execute};
 use portsim::report::RunReport;
 use portsim::scenario::Scenario;
@@ -17,21 +18,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Explore `sc` under `policy`; returns the number of executions and the
-/// first report that violated each property.
+/// first report that violated each property, after asserting that some
+/// execution reached each of the model's key situations `keys`.
 fn explore(
     sc: Arc<Scenario>,
     policy: &str,
     bound: usize,
+    keys: &[Situation],
 ) -> (usize, BTreeMap<Property, RunReport>) {
     let policy = portsim::mapper::by_name(policy).expect("policy");
     let count = Arc::new(AtomicUsize::new(0));
     let seen: Arc<Mutex<BTreeMap<Property, RunReport>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let coverage = Arc::new(Mutex::new(Coverage::default()));
+    let (cv2, sc2) = (coverage.clone(), sc.clone());
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(bound);
     let (c2, s2) = (count.clone(), seen.clone());
     b.check(move || {
         c2.fetch_add(1, Ordering::Relaxed);
         let r = execute(&sc, policy, KernelKind::Sim, "loom").expect("world builds");
+        cv2.lock()
+            .unwrap()
+            .add(&portsim::coverage::observe(&sc2, &r.trace));
         let mut s = s2.lock().unwrap();
         for p in r.properties.iter().filter(|p| !p.holds) {
             s.entry(p.property).or_insert_with(|| r.clone());
@@ -39,6 +47,13 @@ fn explore(
     });
     let n = count.load(Ordering::Relaxed);
     let seen = seen.lock().unwrap().clone();
+    let coverage = coverage.lock().unwrap().clone();
+    print!("{}", coverage.text(keys));
+    assert!(
+        coverage.missed(keys).is_empty(),
+        "the model never reached {:?}",
+        coverage.missed(keys)
+    );
     println!(
         "loom explored {n} executions; violated: {:?}",
         seen.keys().collect::<Vec<_>>()
@@ -58,6 +73,11 @@ fn moby_master_two_starts_race_and_stop_breaks_convergence() {
         common::two_starts_race_and_stop("32768-60999", 32769, true),
         "moby-master",
         2,
+        &[
+            Situation::HostCollision,
+            Situation::OccupantInWindow,
+            Situation::StopDuringStartSameDaemon,
+        ],
     );
     assert!(n > 1);
     assert!(
@@ -84,6 +104,12 @@ fn pr_52927_two_starts_race_and_stop_holds_everything() {
         common::two_starts_race_and_stop("32768-60999", 32769, true),
         "pr-52927",
         2,
+        &[
+            Situation::HostCollision,
+            Situation::Retry,
+            Situation::OccupantInWindow,
+            Situation::StopDuringStartSameDaemon,
+        ],
     );
     assert!(n > 1);
     if let Some((p, r)) = seen.iter().next() {
@@ -103,7 +129,12 @@ fn pr_52927_transient_holder_never_leaves_a_free_port_unused() {
         "transient-holder",
         include_str!("../scenarios/transient-holder.toml"),
     );
-    let (n, seen) = explore(sc, "pr-52927", 3);
+    let (n, seen) = explore(
+        sc,
+        "pr-52927",
+        3,
+        &[Situation::HostCollision, Situation::Retry],
+    );
     assert!(n > 1);
     if let Some((p, r)) = seen.iter().next() {
         panic!("{p} violated:\n{}", r.text());
@@ -116,7 +147,12 @@ fn pr_52927_transient_holder_never_leaves_a_free_port_unused() {
 /// 80 executions at bound 3 (no stop; unchanged).
 #[test]
 fn moby_master_two_daemons_collide_in_the_host() {
-    let (n, seen) = explore(common::two_daemons(), "moby-master", 3);
+    let (n, seen) = explore(
+        common::two_daemons(),
+        "moby-master",
+        3,
+        &[Situation::HostCollision, Situation::GiveUp],
+    );
     assert!(n > 1);
     assert!(seen.contains_key(&Property::Convergence));
 }
@@ -125,7 +161,12 @@ fn moby_master_two_daemons_collide_in_the_host() {
 /// executions at bound 3 (no stop; unchanged).
 #[test]
 fn pr_52927_two_daemons_converge() {
-    let (n, seen) = explore(common::two_daemons(), "pr-52927", 3);
+    let (n, seen) = explore(
+        common::two_daemons(),
+        "pr-52927",
+        3,
+        &[Situation::HostCollision, Situation::Retry],
+    );
     assert!(n > 1);
     if let Some((p, r)) = seen.iter().next() {
         panic!("{p} violated:\n{}", r.text());

@@ -81,19 +81,27 @@ pub enum Command {
         scenario: PathBuf,
         #[arg(long, default_value = "moby-master", value_parser = policy_names())]
         policy: String,
-        #[arg(long, value_enum, default_value_t = EngineArg::Pct)]
+        /// Search engine; the default portfolio runs uniform random, shuttle's
+        /// uniform random walk and PCT depths 2-5 in seeded rounds.
+        #[arg(long, value_enum, default_value_t = EngineArg::Portfolio)]
         engine: EngineArg,
         /// Executions to explore (at most).
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = DEFAULT_ITERATIONS)]
         iterations: usize,
-        /// PCT bug depth.
+        /// PCT bug depth (`--engine pct` only).
         #[arg(long, default_value_t = 3)]
         depth: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Where to write the failing schedule.
+        /// Where to write the failing schedules.
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
+        /// Look for violations of this property only.
+        #[arg(long, value_parser = property_names())]
+        property: Option<String>,
+        /// Save one schedule (and its trace) per distinct outcome in DIR.
+        #[arg(long, value_name = "DIR")]
+        save_outcomes: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -164,9 +172,14 @@ pub enum Command {
     },
 }
 
+/// `portsim check`'s default budget.
+pub const DEFAULT_ITERATIONS: usize = 6000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     Random,
+    /// shuttle's uniform random walk.
+    Urw,
     Pct,
     Dfs,
     Portfolio,
@@ -174,6 +187,14 @@ pub enum EngineArg {
 
 fn policy_names() -> clap::builder::PossibleValuesParser {
     let names: Vec<&'static str> = mapper::policies().iter().map(|p| p.name()).collect();
+    clap::builder::PossibleValuesParser::new(names)
+}
+
+fn property_names() -> clap::builder::PossibleValuesParser {
+    let names: Vec<&'static str> = crate::check::Property::ALL
+        .iter()
+        .map(|p| p.name())
+        .collect();
     clap::builder::PossibleValuesParser::new(names)
 }
 
@@ -225,6 +246,8 @@ pub fn main() -> ExitCode {
             depth,
             seed,
             out,
+            property,
+            save_outcomes,
             format,
             verify_determinism,
         } => {
@@ -238,6 +261,10 @@ pub fn main() -> ExitCode {
                     depth,
                     seed,
                     out,
+                    property: property
+                        .as_deref()
+                        .and_then(crate::check::Property::from_name),
+                    save_outcomes,
                     format,
                     verify_determinism,
                 },
@@ -267,6 +294,7 @@ pub fn main() -> ExitCode {
             use crate::compare::{Engine, Options};
             let engine = match engine {
                 EngineArg::Random => Engine::Random,
+                EngineArg::Urw => Engine::Urw,
                 EngineArg::Pct => Engine::Pct { depth },
                 EngineArg::Dfs => Engine::Dfs,
                 EngineArg::Portfolio => Engine::Portfolio,
@@ -484,6 +512,8 @@ pub struct CheckArgs {
     pub depth: usize,
     pub seed: u64,
     pub out: PathBuf,
+    pub property: Option<crate::check::Property>,
+    pub save_outcomes: Option<PathBuf>,
     pub format: Format,
     /// Rerun every execution's schedule and compare the two reports.
     pub verify_determinism: bool,
@@ -503,8 +533,6 @@ fn check_cmd(
     policy: &'static dyn crate::mapper::Policy,
     a: CheckArgs,
 ) -> ExitCode {
-    use crate::explore::engine::{EngineKind, Options, explore_portfolio_with, explore_with};
-    use crate::report::markdown::{self, CheckBlock};
     if a.format == Format::Expect {
         return fail(
             2,
@@ -516,216 +544,15 @@ fn check_cmd(
         Err(c) => return c,
     };
     let live = crate::progress::Live::start(a.iterations, a.format != Format::Json);
-    let hooks = live.hooks();
-    let xopts = Options {
-        verify_determinism: a.verify_determinism,
-        ..Options::default()
-    };
-    let (x, label) = match a.engine {
-        EngineArg::Portfolio => {
-            match explore_portfolio_with(&sc, policy, a.iterations, a.seed, xopts, &hooks) {
-                Ok((x, _)) => (x, format!("portfolio seed {}", a.seed)),
-                Err(e) => {
-                    live.finish();
-                    return fail(3, &e);
-                }
-            }
-        }
-        e => {
-            let kind = match e {
-                EngineArg::Random => EngineKind::Random,
-                EngineArg::Pct => EngineKind::Pct { depth: a.depth },
-                _ => EngineKind::Dfs,
-            };
-            match explore_with(&sc, policy, kind, a.iterations, a.seed, xopts, &hooks) {
-                Ok(x) => (x, format!("{} seed {}", kind.describe(), a.seed)),
-                Err(e) => {
-                    live.finish();
-                    return fail(3, &e);
-                }
-            }
-        }
-    };
-    let title = format!("{} under {}", sc.name, policy.name());
-    // `--verify-determinism`: reached only when every replay matched.
-    let determinism = a.verify_determinism.then(|| {
-        format!(
-            "determinism: {} executions replayed from their schedules, reports identical",
-            x.replays_compared
-        )
-    });
-    let Some(f) = x.failure else {
-        live.finish();
-        let interrupted = live.interrupted();
-        let mut lines: Vec<String> = determinism.iter().cloned().collect();
-        lines.push(if interrupted {
-            format!(
-                "{title}: interrupted after {} of {} executions ({label}): no violation in those; {} distinct outcomes; up to {} threads and {} scheduling steps",
-                x.executions,
-                a.iterations,
-                x.outcomes.len(),
-                x.max_threads,
-                x.max_steps
-            )
-        } else {
-            format!(
-                "{title}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps",
-                x.executions,
-                x.outcomes.len(),
-                x.max_threads,
-                x.max_steps
-            )
-        });
-        if a.engine == EngineArg::Pct {
-            lines.push(pct_bound(x.executions, x.max_threads, x.max_steps, a.depth));
-        }
-        let outcomes: Vec<String> = x
-            .outcomes
-            .iter()
-            .map(|o| format!("  outcome: {o}"))
-            .collect();
-        emit(&match a.format {
-            Format::Json => json_line(&with_replays(
-                serde_json::json!({
-                    "scenario": sc.name,
-                    "policy": policy.name(),
-                    "search": label,
-                    "executions": x.executions,
-                    "interrupted": interrupted,
-                    "violation": null,
-                    "outcomes": x.outcomes,
-                }),
-                a.verify_determinism.then_some(x.replays_compared),
-            )),
-            Format::Markdown => markdown::check(&CheckBlock {
-                title,
-                summary: lines,
-                counterexample: None,
-                executions: x.executions,
-                replay: None,
-                schedule: None,
-            }),
-            _ => lines
-                .iter()
-                .chain(&outcomes)
-                .map(|l| format!("{l}\n"))
-                .collect(),
-        });
-        return ExitCode::from(if interrupted {
-            crate::progress::INTERRUPTED
-        } else {
-            0
-        });
-    };
-    live.note("violation found; minimizing");
-    let m = crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000);
+    let r = crate::explore::checkrun::check(&sc, path, policy, &a, &live);
     live.finish();
-    let mut m = match m {
-        Ok(m) => m,
-        Err(e) => return fail(3, &e),
-    };
-    // Expectations describe the scenario's own seed, not this schedule.
-    m.report.expectations = None;
-    let story = m
-        .report
-        .violation_of(f.property)
-        .map(|v| crate::report::story::story(&m.report.trace, v).text());
-    m.report.story = story.clone();
-    let file = crate::explore::save::schedule_path(&a.out, &sc.name, policy.name(), f.property);
-    let body = crate::explore::save::named_body(
-        &sc.name,
-        path,
-        policy.name(),
-        f.property,
-        &format!("{label}, execution {}", f.execution),
-        m.recorded.preemptions,
-        &m.recorded.named,
-    );
-    if let Err(e) = crate::explore::save::write_atomic(&file, &body) {
-        return fail(
-            3,
-            &format!("{}: cannot write schedule: {e}", file.display()),
-        );
-    }
-    let found = format!(
-        "{title}: {} VIOLATED, found by {label} at execution {} of {}",
-        f.property, f.execution, x.executions
-    );
-    let minimized = format!(
-        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)",
-        f.recorded.preemptions,
-        f.recorded.schedule.tasks().count(),
-        m.recorded.preemptions,
-        m.recorded.schedule.tasks().count(),
-        m.tries
-    );
-    let replay = format!(
-        "portsim run {} --policy {} --schedule {}",
-        path.display(),
-        policy.name(),
-        file.display()
-    );
-    emit(&match a.format {
-        Format::Json => json_line(&with_replays(
-            serde_json::json!({
-                "scenario": sc.name,
-                "policy": policy.name(),
-                "search": label,
-                "executions": x.executions,
-                "interrupted": false,
-                "violation": {
-                    "property": f.property,
-                    "execution": f.execution,
-                    "preemptions": m.recorded.preemptions,
-                    "steps": m.recorded.schedule.tasks().count(),
-                },
-                "story": story,
-                "schedule_file": file.display().to_string(),
-                "replay": replay,
-                "report": m.report,
-            }),
-            a.verify_determinism.then_some(x.replays_compared),
-        )),
-        Format::Mermaid => m.report.mermaid(m.report.violation_of(f.property)),
-        Format::Markdown => markdown::check(&CheckBlock {
-            title,
-            summary: determinism.into_iter().chain([found, minimized]).collect(),
-            counterexample: Some((&m.report, f.property)),
-            executions: x.executions,
-            replay: Some(replay),
-            schedule: Some((file.display().to_string(), body)),
-        }),
-        Format::Text | Format::Expect => {
-            let mut s: String = determinism.iter().map(|d| format!("{d}\n")).collect();
-            s.push_str(&format!("{found}\n{minimized}\n\n"));
-            if let Some(story) = &story {
-                s.push_str("story:\n");
-                s.push_str(&wrap(story, 76, "  "));
-                s.push('\n');
-            }
-            s.push_str(&m.report.text());
-            s.push_str(&format!("\nschedule written to {}\n", file.display()));
-            s.push_str(&format!("replay: {replay}\n"));
-            s
+    match r {
+        Ok((out, code)) => {
+            emit(&out);
+            ExitCode::from(code)
         }
-    });
-    ExitCode::from(1)
-}
-
-/// `check --format json` with `--verify-determinism`: the count of
-/// replays compared (all identical, or the command failed) as
-/// `replays_compared`; without the flag the object is unchanged.
-#[cfg(not(feature = "os-threads"))]
-fn with_replays(mut v: serde_json::Value, replays: Option<usize>) -> serde_json::Value {
-    if let (Some(n), Some(o)) = (replays, v.as_object_mut()) {
-        o.insert("replays_compared".into(), n.into());
+        Err((code, e)) => fail(code, &e),
     }
-    v
-}
-
-#[cfg(not(feature = "os-threads"))]
-fn json_line(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).expect("JSON serializes") + "\n"
 }
 
 /// `text` in lines of at most `width` characters (words kept whole), each

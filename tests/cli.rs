@@ -119,6 +119,77 @@ fn stress_in_the_default_build_says_which_build_it_needs() {
     );
 }
 
+/// `check` prints the coverage table and names a key situation it never
+/// reached in its verdicts; the same run prints the same bytes.
+#[test]
+fn check_reports_coverage_and_what_it_never_reached() {
+    let out = std::env::temp_dir().join(format!("portsim-cov-{}", std::process::id()));
+    let args = [
+        "check",
+        "scenarios/transient-holder.toml",
+        "--policy",
+        "moby-master",
+        "--iterations",
+        "120",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let a = portsim(&args);
+    assert_eq!(a.status.code(), Some(0));
+    let text = String::from_utf8(a.stdout.clone()).unwrap();
+    assert!(
+        text.contains("coverage (executions reaching each situation, of 120):"),
+        "{text}"
+    );
+    // moby master never retries: the scenario's key situation says so.
+    assert!(
+        text.contains("  convergence            holds (120 executions; retry never reached)"),
+        "{text}"
+    );
+    assert!(text.contains("[key, NEVER REACHED]"), "{text}");
+    assert_eq!(portsim(&args).stdout, a.stdout, "byte-identical reruns");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--property P` looks for P only: the others are not searched, and a
+/// violation of another property does not count.
+#[test]
+fn check_property_focuses_on_one_property() {
+    let out = std::env::temp_dir().join(format!("portsim-prop-{}", std::process::id()));
+    let o = out.to_str().unwrap();
+    let base = [
+        "check",
+        "scenarios/two-daemons-one-occupant.toml",
+        "--policy",
+        "pr-52927",
+        "--engine",
+        "random",
+        "--iterations",
+        "120",
+        "--out",
+        o,
+    ];
+    let all = portsim(&base);
+    assert_eq!(all.status.code(), Some(1));
+    let mut args = base.to_vec();
+    args.extend(["--property", "clean-teardown"]);
+    let one = portsim(&args);
+    assert_eq!(one.status.code(), Some(0));
+    let text = String::from_utf8(one.stdout).unwrap();
+    assert!(
+        text.contains("  clean-teardown         holds (120 executions)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  convergence            not searched (--property)"),
+        "{text}"
+    );
+    let mut bad = base.to_vec();
+    bad.extend(["--property", "convergance"]);
+    assert_eq!(portsim(&bad).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 #[test]
 fn format_expect_prints_a_table_that_the_scenario_then_meets() {
     let text = std::fs::read_to_string(

@@ -3,7 +3,7 @@
 //! own recorded schedule gives the same report byte for byte; and the check
 //! does fail when a run draws a value the scheduler does not control.
 
-use portsim::explore::engine::{EngineKind, Hooks, Options, explore_with};
+use portsim::explore::engine::{EngineKind, Options, explore_with};
 use portsim::explore::{KernelKind, run_seed};
 use portsim::mapper::by_name;
 use portsim::scenario::Scenario;
@@ -25,10 +25,13 @@ fn scenarios() -> Vec<Arc<Scenario>> {
         .collect()
 }
 
-const VERIFY_ALL: Options = Options {
-    verify_determinism: true,
-    continue_after_violation: true,
-};
+fn verify_all() -> Options {
+    Options {
+        verify_determinism: true,
+        continue_after_violation: true,
+        ..Options::default()
+    }
+}
 
 /// Explore `n` random executions of every shipped scenario under both
 /// policies, replaying and comparing each; returns the replays compared.
@@ -37,16 +40,8 @@ fn replay_every_scenario(n: usize) -> usize {
     for sc in scenarios() {
         for policy in ["moby-master", "pr-52927"] {
             let p = by_name(policy).unwrap();
-            let x = explore_with(
-                &sc,
-                p,
-                EngineKind::Random,
-                n,
-                7,
-                VERIFY_ALL,
-                &Hooks::default(),
-            )
-            .unwrap_or_else(|e| panic!("{} under {policy}: {e}", sc.name));
+            let x = explore_with(&sc, p, EngineKind::Random, n, 7, &verify_all())
+                .unwrap_or_else(|e| panic!("{} under {policy}: {e}", sc.name));
             assert_eq!(x.replays_compared, x.executions, "{}", sc.name);
             compared += x.replays_compared;
             if x.executions == 1 {
@@ -94,15 +89,7 @@ fn a_value_the_scheduler_does_not_control_fails_the_check_with_both_lines() {
         .unwrap();
     let p = by_name("moby-master").unwrap();
     labels::set_uncontrolled_choices(true);
-    let r = explore_with(
-        &sc,
-        p,
-        EngineKind::Random,
-        200,
-        0,
-        VERIFY_ALL,
-        &Hooks::default(),
-    );
+    let r = explore_with(&sc, p, EngineKind::Random, 200, 0, &verify_all());
     labels::set_uncontrolled_choices(false);
     let e = r.unwrap_err();
     assert!(e.starts_with("nondeterminism: execution "), "{e}");
@@ -112,15 +99,6 @@ fn a_value_the_scheduler_does_not_control_fails_the_check_with_both_lines() {
     assert!(lines[2].starts_with("  replay: "), "{e}");
     assert_ne!(&lines[1][10..], &lines[2][10..]);
     // Without the leak the same exploration passes.
-    let x = explore_with(
-        &sc,
-        p,
-        EngineKind::Random,
-        200,
-        0,
-        VERIFY_ALL,
-        &Hooks::default(),
-    )
-    .unwrap();
+    let x = explore_with(&sc, p, EngineKind::Random, 200, 0, &verify_all()).unwrap();
     assert_eq!(x.replays_compared, 200);
 }

@@ -22,7 +22,7 @@ fn out_dir(tag: &str) -> String {
 
 #[test]
 fn the_cancel_flag_stops_exploration_between_executions_and_progress_sees_each() {
-    cancel_after_five(Options::default());
+    cancel_after_five(Options::first());
 }
 
 /// The hooks and `--verify-determinism` together: each execution is
@@ -32,7 +32,7 @@ fn the_cancel_flag_stops_exploration_between_executions_and_progress_sees_each()
 fn the_cancel_flag_and_progress_work_under_verify_determinism() {
     let x = cancel_after_five(Options {
         verify_determinism: true,
-        ..Options::default()
+        ..Options::first()
     });
     assert_eq!(x.replays_compared, 5);
 }
@@ -54,7 +54,8 @@ fn cancel_after_five(opts: Options) -> portsim::explore::engine::Exploration {
         })),
     };
     let p = portsim::mapper::by_name("pr-52927").unwrap();
-    let x = explore_with(&sc, p, EngineKind::Random, 1000, 0, opts, &hooks).unwrap();
+    let opts = Options { hooks, ..opts };
+    let x = explore_with(&sc, p, EngineKind::Random, 1000, 0, &opts).unwrap();
     assert_eq!(x.executions, 5);
     assert!(x.failure.is_none());
     assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3, 4, 5]);

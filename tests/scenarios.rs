@@ -68,6 +68,8 @@ scenario_tests! {
     slirp4netns_no_retry => "slirp4netns-no-retry.toml",
     stale_bindings => "stale-bindings.toml",
     ten_collisions => "ten-collisions.toml",
+    stale_bindings_3 => "stale-bindings-3.toml",
+    two_daemons_one_occupant => "two-daemons-one-occupant.toml",
     udp_tcp_same_port => "udp-tcp-same-port.toml",
     range_one_busy => "range-one-busy.toml",
     dual_stack_ipv6_off => "dual-stack-ipv6-off.toml",

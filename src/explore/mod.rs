@@ -8,9 +8,13 @@
 //! in `models/` and use the same world under `--cfg loom`.
 
 #[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod checkrun;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod engine;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod minimize;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod outcomes;
 pub mod save;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod schedule;

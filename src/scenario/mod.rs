@@ -31,6 +31,9 @@ pub struct Scenario {
     pub occupant_budget: Option<u32>,
     /// The seed `portsim run` uses when none is given.
     pub seed: Option<u64>,
+    /// The situations an exploration of this scenario must reach for its
+    /// verdict to mean something (`covers = [...]`; see `crate::coverage`).
+    pub covers: Vec<crate::coverage::Situation>,
     /// Expected outcome per policy name.
     pub expect: BTreeMap<String, Expectation>,
 }

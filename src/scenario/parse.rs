@@ -18,6 +18,8 @@
 //! name = "issue-53153"                 # required
 //! description = """free text"""        # optional
 //! occupant_budget = 9                  # optional integer >= 0
+//! covers = ["host-collision", "retry"] # optional: the situations `check`
+//!                                      # must reach (see below)
 //! steps = [                            # optional; see the note below
 //!   "start c1",                        # start|stop CONTAINER
 //!   "bind web",                        # bind|close SCRIPTED-OCCUPANT
@@ -75,6 +77,11 @@
 //!
 //! `starts` values: `ok`, `ok P1,P2,...` (the distinct host ports, in
 //! order), `error`, or `error: TEXT` (the exact text the user reads).
+//! `covers` names the scenario's key situations (`src/coverage.rs`):
+//! `host-collision`, `retry`, `give-up`, `occupant-in-window`,
+//! `stop-during-start-same-daemon`, `stop-during-start-other-daemon`,
+//! `cleanup-after-retry`. `portsim check` says "never reached" in its
+//! verdict for a key situation no execution reached.
 //! Property names: `no-double-ownership`, `allocator-consistency`,
 //! `convergence`, `clean-teardown`, `error-fidelity`; verdicts `holds` or
 //! `violated`.
@@ -185,7 +192,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Top-level keys that TOML moves into the table above when they are written
 /// after a header (`name` is valid in every table, so it is never unknown).
-const TOP_LEVEL_KEYS: &[&str] = &["description", "occupant_budget", "seed", "steps"];
+const TOP_LEVEL_KEYS: &[&str] = &["covers", "description", "occupant_budget", "seed", "steps"];
 
 fn misplaced_top_level_key(message: &str) -> Option<&'static str> {
     let rest = message.strip_prefix("unknown field `")?;
@@ -204,6 +211,8 @@ struct RawScenario {
     description: String,
     occupant_budget: Option<Spanned<Int>>,
     seed: Option<Spanned<Int>>,
+    #[serde(default)]
+    covers: Vec<Spanned<String>>,
     #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
     host: Option<RawHost>,
@@ -446,6 +455,8 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         Some(b) => Some(int_in_range(cx, b, 0, i64::MAX)? as u64),
     };
 
+    let covers = covers(cx, &raw.covers)?;
+
     let host = HostCfg {
         unprivileged_port_start: match raw
             .host
@@ -510,8 +521,34 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         steps,
         occupant_budget,
         seed,
+        covers,
         expect,
     })
+}
+
+/// `covers = [...]`: known situation names, each once.
+fn covers(
+    cx: &Cx,
+    raw: &[Spanned<String>],
+) -> Result<Vec<crate::coverage::Situation>, ScenarioError> {
+    let mut out = Vec::new();
+    for c in raw {
+        let Some(s) = crate::coverage::Situation::from_name(c.get_ref()) else {
+            return Err(cx.err(
+                c.span(),
+                format!(
+                    "unknown situation {:?} in covers; expected one of {}",
+                    c.get_ref(),
+                    crate::coverage::Situation::names()
+                ),
+            ));
+        };
+        if out.contains(&s) {
+            return Err(cx.err(c.span(), format!("situation {s} is listed twice in covers")));
+        }
+        out.push(s);
+    }
+    Ok(out)
 }
 
 /// Names are referred to from step strings, split at whitespace.
@@ -1274,6 +1311,7 @@ starts = { c1 = "ok 32768,32769" }
             ],
             occupant_budget: Some(9),
             seed: None,
+            covers: Vec::new(),
             expect: BTreeMap::from([
                 (
                     "moby-master".to_string(),
@@ -1542,6 +1580,34 @@ starts = { c1 = "ok 32768,32769" }
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn covers_names_known_situations_once() {
+        let ok = parse_str(
+            "t.toml",
+            "name = \"x\"\ncovers = [\"retry\", \"give-up\"]\n[[daemon]]\nname = \"d1\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.covers,
+            vec![
+                crate::coverage::Situation::Retry,
+                crate::coverage::Situation::GiveUp
+            ]
+        );
+        let bad =
+            parse_err("name = \"x\"\ncovers = [\"retry\", \"retyr\"]\n[[daemon]]\nname = \"d1\"\n");
+        assert!(
+            bad.starts_with("t.toml:2:20: unknown situation \"retyr\" in covers; expected one of host-collision, retry,"),
+            "{bad}"
+        );
+        let twice =
+            parse_err("name = \"x\"\ncovers = [\"retry\", \"retry\"]\n[[daemon]]\nname = \"d1\"\n");
+        assert_eq!(
+            twice,
+            "t.toml:2:20: situation retry is listed twice in covers"
+        );
     }
 
     #[test]
