@@ -2,6 +2,8 @@
 //! exploration of bounded configurations, the minimizer, and the replay
 //! path a user follows. Fast enough for every `cargo test`; the longer
 //! searches are in `models/shuttle_long.rs`.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 mod common;
 

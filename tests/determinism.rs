@@ -2,6 +2,8 @@
 //! execution of every shipped scenario, under both policies, rerun from its
 //! own recorded schedule gives the same report byte for byte; and the check
 //! does fail when a run draws a value the scheduler does not control.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::explore::engine::{EngineKind, Options, explore_with};
 use portsim::explore::{KernelKind, run_seed};

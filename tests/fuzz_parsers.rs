@@ -16,6 +16,8 @@
 //! overrides).
 //!
 //! The cargo-fuzz targets in `fuzz/` run the same checks under libFuzzer.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::explore::schedule::{ScheduleFile, parse_file};
 use portsim::scenario::parse_str;

@@ -2,6 +2,8 @@
 //! (util-linux `script` makes one), no bar when stderr is not a terminal or
 //! under `--format json`, and an interrupted exploration that stops cleanly
 //! and says what it explored. The engine hooks themselves are tested first.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::explore::engine::{EngineKind, Hooks, Options, Progress, explore_with};
 use std::path::Path;

@@ -6,6 +6,8 @@
 //! do not survive the change (which is why version 2 exists), still load,
 //! and a step that cannot be matched is reported by number with what could
 //! run instead.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::explore::KernelKind;
 use portsim::explore::engine::{EngineKind, explore, name_schedule, run_named};

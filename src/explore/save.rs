@@ -7,6 +7,7 @@
 //! keeps: `SCENARIO-POLICY-PROPERTY.schedule`); both write the version-2
 //! form ([`named_body`]). No Go code.
 
+#[cfg(all(not(loom), not(feature = "os-threads")))]
 use super::schedule::NamedSchedule;
 use crate::check::Property;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,7 @@ pub fn schedule_path(dir: &Path, scenario: &str, policy: &str, property: Propert
 /// The version-2 schedule file's text: the `portsim-schedule 2` header,
 /// two comment lines (what it reproduces; how it was found and what the
 /// minimizer left), then one named step a line.
+#[cfg(all(not(loom), not(feature = "os-threads")))]
 pub fn named_body(
     scenario: &str,
     scenario_path: &Path,
@@ -119,6 +121,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(not(loom), not(feature = "os-threads")))]
     fn the_named_header_stays_two_comment_lines() {
         let named = super::super::schedule::parse_file("portsim-schedule 2\nmain begin\n")
             .map(|f| match f {
