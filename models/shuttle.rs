@@ -2,18 +2,22 @@
 //! exploration of bounded configurations, the minimizer, and the replay
 //! path a user follows. Fast enough for every `cargo test`; the longer
 //! searches are in `models/shuttle_long.rs`.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 mod common;
 
 use portsim::check::Property;
 use portsim::coverage::Situation;
 use portsim::explore::KernelKind;
+use portsim::explore::engine::run_named;
 use portsim::explore::engine::{EngineKind, Options, explore, explore_portfolio, explore_with};
 use portsim::explore::minimize::minimize;
 use portsim::explore::run_schedule;
-use portsim::explore::schedule::Schedule;
+use portsim::explore::schedule::{ScheduleFile, parse_file};
 use portsim::mapper::by_name;
 use portsim::scenario::Scenario;
+use portsim::sync::labels;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -266,6 +270,25 @@ fn counterexamples() -> &'static [Counterexample] {
 fn minimal_counterexamples() {
     for cx in counterexamples() {
         let (f, m) = (&cx.found, &cx.minimized);
+        // The schedule this model produces replays by name with an extra
+        // scheduling point before every lock (as every shipped one does:
+        // tests/replay.rs reads them back from the snapshots).
+        let p = by_name(cx.policy).unwrap();
+        labels::set_extra_points(true);
+        let again = run_named(
+            &cx.scenario,
+            p,
+            &m.recorded.named,
+            KernelKind::Sim,
+            "minimized",
+        );
+        labels::set_extra_points(false);
+        let (again, _) = again.unwrap();
+        assert_eq!(
+            again.trace, m.report.trace,
+            "{}: replay with extra points",
+            cx.file
+        );
         let text = format!(
             "{} under {}: {} violated (found by {} seed {} at execution {})\nminimized: {} preemptions, {} steps\nschedule:\n{}\n{}",
             cx.scenario.name,
@@ -276,7 +299,7 @@ fn minimal_counterexamples() {
             f.execution,
             m.recorded.preemptions,
             m.recorded.schedule.tasks().count(),
-            m.recorded.schedule.to_text(),
+            m.recorded.named.to_text(&[]),
             m.report.text()
         );
         snapshot(&cx.name("counterexample"), &text);
@@ -426,9 +449,11 @@ fn the_printed_replay_line_reproduces_the_failure_exactly() {
     let section =
         |t: &str| t[t.find("trace:").unwrap()..t.find("properties:").unwrap()].to_string();
     assert_eq!(section(&text), section(&replayed));
-    // The schedule file is plain text that parses back.
+    // The schedule file is version 2 and parses back.
     let file = args.last().unwrap();
-    assert!(Schedule::parse(&std::fs::read_to_string(file).unwrap()).is_ok());
+    let body = std::fs::read_to_string(file).unwrap();
+    assert!(body.starts_with("portsim-schedule 2\n"), "{body}");
+    assert!(matches!(parse_file(&body), Ok(ScheduleFile::V2(_))));
     let _ = std::fs::remove_dir_all(&out);
 }
 

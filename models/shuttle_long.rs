@@ -1,6 +1,8 @@
 //! Longer shuttle searches, run by CI in release with `--ignored`:
 //! `cargo test --release --test shuttle_long -- --ignored --nocapture`.
 //! Each prints how many executions it explored.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 mod common;
 

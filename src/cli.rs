@@ -5,7 +5,7 @@
 //! internal error. Output is assembled in full before it is written.
 
 #[cfg(not(feature = "os-threads"))]
-use crate::explore::schedule::Schedule;
+use crate::explore::schedule::{ScheduleFile, parse_file};
 use crate::explore::{self, KernelKind};
 use crate::mapper;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -69,7 +69,8 @@ pub enum Command {
         /// Kernel backend.
         #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
         kernel: KernelArg,
-        /// Replay a schedule file written by `portsim check` instead of a seed.
+        /// Replay a schedule file written by `portsim check` instead of a seed
+        /// (version 2, named steps; version-1 files still load).
         #[arg(long, conflicts_with = "seed")]
         schedule: Option<PathBuf>,
     },
@@ -104,6 +105,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Rerun every execution's schedule and compare the two reports
+        /// byte for byte; a difference fails with exit code 3.
+        #[arg(long)]
+        verify_determinism: bool,
     },
     /// Check scenario files without running them: prints one line per
     /// file, every error on its own line; exits 2 if any file is bad.
@@ -244,6 +249,7 @@ pub fn main() -> ExitCode {
             property,
             save_outcomes,
             format,
+            verify_determinism,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
             check_cmd(
@@ -260,6 +266,7 @@ pub fn main() -> ExitCode {
                         .and_then(crate::check::Property::from_name),
                     save_outcomes,
                     format,
+                    verify_determinism,
                 },
             )
         }
@@ -410,13 +417,25 @@ fn run_cmd(
                     return fail(2, &format!("{}: cannot read schedule: {e}", path.display()));
                 }
             };
-            let sched = match Schedule::parse(&text) {
+            let sched = match parse_file(&text) {
                 Ok(s) => s,
                 Err(e) => return fail(2, &format!("{}:{e}", path.display())),
             };
             let label = format!("schedule {}", path.display());
-            match explore::run_schedule(&sc, policy, &sched, false, kind, &label) {
-                Ok((mut r, _)) => {
+            match explore::engine::run_file(&sc, policy, &sched, kind, &label) {
+                Ok((mut r, rec)) => {
+                    if let ScheduleFile::V2(n) = &sched
+                        && (rec.skipped > 0 || rec.unrecorded > 0)
+                    {
+                        eprintln!(
+                            "portsim: note: {}: followed {} of {} steps by name; {} skipped (their scheduling points are gone), {} decisions at points the file does not name",
+                            path.display(),
+                            n.steps.len() - rec.skipped,
+                            n.steps.len(),
+                            rec.skipped,
+                            rec.unrecorded
+                        );
+                    }
                     r.expectations = None;
                     Ok(r)
                 }
@@ -496,6 +515,8 @@ pub struct CheckArgs {
     pub property: Option<crate::check::Property>,
     pub save_outcomes: Option<PathBuf>,
     pub format: Format,
+    /// Rerun every execution's schedule and compare the two reports.
+    pub verify_determinism: bool,
 }
 
 #[cfg(feature = "os-threads")]

@@ -50,7 +50,7 @@ pub fn open(kernel: &Kernel, cfg: &OccupantCfg, port: u16) -> Option<SockId> {
 /// `hold = "briefly"` let it go again. Returns the socket it still holds.
 pub fn race(kernel: &Kernel, cfg: &OccupantCfg) -> Option<SockId> {
     debug_assert_eq!(cfg.kind, OccupantKind::Racing);
-    let port = cfg.ports[crate::sync::choose(cfg.ports.len())];
+    let port = cfg.ports[crate::sync::choose_as(cfg.ports.len(), &cfg.name, "port")];
     let id = open(kernel, cfg, port)?;
     if cfg.hold == Hold::Briefly {
         let _ = kernel.close(&cfg.name, NsId::HOST, id);

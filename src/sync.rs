@@ -15,6 +15,20 @@
 //! scheduling point; nothing else in the world is. State that checkers read
 //! lives behind plain `std::sync::Mutex`es that are never held across a
 //! scheduling point.
+//!
+//! Under shuttle every scheduling point also names itself: [`lock_at`],
+//! [`spawn_as`], [`join_as`] and [`choose_as`] register, for the running
+//! task, a label such as `c1 d1/child bind tcp 127.0.0.1:32768 RA` just
+//! before they yield, so that at the next decision a scheduler knows what
+//! each runnable task will do when it is picked (see
+//! `explore::schedule`, whose version-2 files are lists of these labels).
+//! Labels are only built while a labelling scheduler has switched them on
+//! ([`labels::set_on`]); exploration pays nothing for them.
+//!
+//! A test-only switch ([`labels::set_extra_points`], off by default) adds
+//! an unlabelled-by-design extra scheduling point (a yield) before every
+//! lock acquisition: the change "a scheduling point was added elsewhere"
+//! that saved version-2 schedules must survive.
 
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 mod imp {
@@ -26,6 +40,9 @@ mod imp {
     pub fn choose(n: usize) -> usize {
         use shuttle::rand::RngCore;
         assert!(n > 0, "choose(0)");
+        if let Some(v) = super::labels::uncontrolled_draw() {
+            return (v % n as u64) as usize;
+        }
         (shuttle::rand::thread_rng().next_u64() % n as u64) as usize
     }
 
@@ -95,12 +112,270 @@ mod imp {
 pub use imp::*;
 
 /// Lock a shim mutex. Poisoning only happens after a panic, which already
-/// fails the execution, so it is folded into that panic.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// fails the execution, so it is folded into that panic. An unnamed
+/// scheduling point (world code uses [`lock_at`]).
+pub fn lock<T>(m: &Mutex<T>) -> Guard<'_, T> {
+    lock_at(m, || "? lock".to_string())
+}
+
+fn raw_lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     }
+}
+
+/// Lock `m` at the scheduling point `label` names (`who layer operation`,
+/// the trace line the step will write, e.g. `c1 d1/child bind tcp
+/// 127.0.0.1:32768 RA`). The release, also a scheduling point under
+/// shuttle, is named `<label> (unlock)`.
+pub fn lock_at<T>(m: &Mutex<T>, label: impl FnOnce() -> String) -> Guard<'_, T> {
+    let release = labels::before_lock(label);
+    Guard {
+        inner: Some(raw_lock(m)),
+        release,
+    }
+}
+
+/// A held shim lock; releasing it names its scheduling point first.
+pub struct Guard<'a, T> {
+    inner: Option<MutexGuard<'a, T>>,
+    release: Option<String>,
+}
+
+impl<T> std::ops::Deref for Guard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.inner.as_ref().expect("held until dropped")
+    }
+}
+
+impl<T> std::ops::DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.inner.as_mut().expect("held until dropped")
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    fn drop(&mut self) {
+        if let Some(l) = self.release.take() {
+            labels::set_current(l);
+        }
+        self.inner.take();
+    }
+}
+
+/// Spawn a world thread named `actor` (the trace's `who`) doing `what`
+/// (`start c1`): the new task's first scheduling point is `actor begin
+/// what`, its last `actor end what`, and the spawner's is `main spawn
+/// actor what` (`main` stands for whoever spawns).
+pub fn spawn_as<F, T>(actor: &str, what: &str, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let end = labels::before_spawn(actor, what);
+    let h = spawn(move || {
+        let r = f();
+        if let Some(l) = end {
+            labels::set_current(l);
+        }
+        r
+    });
+    labels::after_spawn(&h);
+    h
+}
+
+/// Join a world thread spawned by [`spawn_as`]; the join is the scheduling
+/// point `main join actor what`.
+pub fn join_as<T>(h: JoinHandle<T>, actor: &str, what: &str) -> std::thread::Result<T> {
+    labels::set_current_with(|| format!("main join {actor} {what}"));
+    h.join()
+}
+
+/// [`choose`] with a name: `who` chooses `what` among `n` options. A
+/// version-2 schedule records the index chosen under the label `who
+/// choose what`.
+pub fn choose_as(n: usize, who: &str, what: &str) -> usize {
+    labels::before_choice(n, || format!("{who} choose {what}"));
+    choose(n)
+}
+
+/// Scheduling-point labels: what each task will do when it is next picked.
+/// Kept per OS thread (a shuttle execution and its scheduler run on the
+/// thread that called the runner), keyed by shuttle task number.
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod labels {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    #[derive(Default)]
+    struct Registry {
+        on: bool,
+        extra: bool,
+        at: BTreeMap<usize, String>,
+        child: Option<String>,
+        choice: Option<(String, u64)>,
+    }
+
+    thread_local! {
+        static REG: RefCell<Registry> = RefCell::new(Registry::default());
+    }
+
+    fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+        REG.with(|r| f(&mut r.borrow_mut()))
+    }
+
+    fn me() -> usize {
+        usize::from(shuttle::current::me())
+    }
+
+    /// One line, single spaces: labels are file lines.
+    fn clean(s: String) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Switch labelling on or off for executions on this thread, and
+    /// forget every label (call at the start of each execution).
+    pub fn set_on(on: bool) {
+        with(|r| {
+            r.on = on;
+            r.at.clear();
+            r.child = None;
+            r.choice = None;
+            if on {
+                r.at.insert(0, "main begin".to_string());
+            }
+        });
+    }
+
+    pub fn is_on() -> bool {
+        with(|r| r.on)
+    }
+
+    /// Test-only: an extra scheduling point (a yield named `<label>
+    /// (extra point)`) before every [`super::lock_at`]. Off by default; per
+    /// OS thread, so a test switches it for its own runs only.
+    pub fn set_extra_points(on: bool) {
+        with(|r| r.extra = on);
+    }
+
+    pub fn extra_points() -> bool {
+        with(|r| r.extra)
+    }
+
+    /// The label of `task`'s next scheduling point. A task the registry has
+    /// never seen is the one the last [`super::spawn_as`] created.
+    pub fn of(task: usize) -> String {
+        with(|r| {
+            if let Some(l) = r.at.get(&task) {
+                return l.clone();
+            }
+            let l = r.child.clone().unwrap_or_else(|| format!("t{task} begin"));
+            r.at.insert(task, l.clone());
+            l
+        })
+    }
+
+    /// Every task's label, by task number.
+    pub fn all() -> Vec<(usize, String)> {
+        with(|r| r.at.iter().map(|(k, v)| (*k, v.clone())).collect())
+    }
+
+    /// The pending choice (its label and number of options), taken.
+    pub fn take_choice() -> Option<(String, u64)> {
+        with(|r| r.choice.take())
+    }
+
+    pub(super) fn set_current(l: String) {
+        let id = me();
+        with(|r| {
+            if r.on {
+                r.at.insert(id, l);
+            }
+        });
+    }
+
+    pub(super) fn set_current_with(l: impl FnOnce() -> String) {
+        if is_on() {
+            set_current(clean(l()));
+        }
+    }
+
+    /// Name the acquisition; returns the release's name.
+    pub(super) fn before_lock(label: impl FnOnce() -> String) -> Option<String> {
+        let (on, extra) = with(|r| (r.on, r.extra));
+        if !on && !extra {
+            return None;
+        }
+        let l = clean(label());
+        if extra {
+            set_current(format!("{l} (extra point)"));
+            shuttle::thread::yield_now();
+        }
+        if !on {
+            return None;
+        }
+        set_current(l.clone());
+        Some(format!("{l} (unlock)"))
+    }
+
+    pub(super) fn before_spawn(actor: &str, what: &str) -> Option<String> {
+        if !is_on() {
+            return None;
+        }
+        let what = clean(what.to_string());
+        set_current(format!("main spawn {actor} {what}"));
+        with(|r| r.child = Some(format!("{actor} begin {what}")));
+        Some(format!("{actor} end {what}"))
+    }
+
+    pub(super) fn after_spawn<T>(h: &super::JoinHandle<T>) {
+        with(|r| {
+            if let Some(c) = r.child.take() {
+                r.at.entry(usize::from(h.thread().id())).or_insert(c);
+            }
+        });
+    }
+
+    pub(super) fn before_choice(n: usize, label: impl FnOnce() -> String) {
+        if is_on() {
+            let l = clean(label());
+            with(|r| r.choice = Some((l, n as u64)));
+        }
+    }
+
+    static UNCONTROLLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    thread_local! {
+        static LEAK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Test-only: make [`super::choose`] draw from a process-wide counter
+    /// the scheduler does not see, i.e. uncontrolled nondeterminism of the
+    /// kind `check --verify-determinism` must catch. Per OS thread.
+    pub fn set_uncontrolled_choices(on: bool) {
+        LEAK.with(|l| l.set(on));
+    }
+
+    pub(super) fn uncontrolled_draw() -> Option<u64> {
+        LEAK.with(|l| l.get())
+            .then(|| UNCONTROLLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// Under loom and OS threads scheduling points carry no labels.
+#[cfg(any(loom, feature = "os-threads"))]
+pub mod labels {
+    pub(super) fn set_current(_: String) {}
+    pub(super) fn set_current_with(_: impl FnOnce() -> String) {}
+    pub(super) fn before_lock(_: impl FnOnce() -> String) -> Option<String> {
+        None
+    }
+    pub(super) fn before_spawn(_: &str, _: &str) -> Option<String> {
+        None
+    }
+    pub(super) fn after_spawn<T>(_: &super::JoinHandle<T>) {}
+    pub(super) fn before_choice(_: usize, _: impl FnOnce() -> String) {}
 }
 
 /// Lock a plain state mutex (never a scheduling point).

@@ -461,6 +461,20 @@ impl World {
             .emit(&cfg.name, &layer, format!("stop {}", cfg.name), "");
     }
 
+    /// Who acts and what they do, as scheduling-point labels name a
+    /// world thread: (`c1`, `start c1`), (`app`, `race app`).
+    fn describe(&self, a: Action) -> (String, String) {
+        let sc = &self.scenario;
+        let (who, verb) = match a {
+            Action::Start(c) => (&sc.containers[c].name, "start"),
+            Action::Stop(c) => (&sc.containers[c].name, "stop"),
+            Action::Bind(o) => (&sc.occupants[o].name, "bind"),
+            Action::Close(o) => (&sc.occupants[o].name, "close"),
+            Action::Race(o) => (&sc.occupants[o].name, "race"),
+        };
+        (who.clone(), format!("{verb} {who}"))
+    }
+
     fn act(&self, a: Action) {
         match a {
             Action::Start(c) => self.start(c),
@@ -496,11 +510,13 @@ impl World {
                         .into_iter()
                         .map(|a| {
                             let w = Arc::clone(self);
-                            sync::spawn(move || w.act(a))
+                            let (who, what) = self.describe(a);
+                            let h = sync::spawn_as(&who, &what, move || w.act(a));
+                            (h, who, what)
                         })
                         .collect();
-                    for h in handles {
-                        h.join().expect("world thread panicked");
+                    for (h, who, what) in handles {
+                        sync::join_as(h, &who, &what).expect("world thread panicked");
                     }
                 }
             }

@@ -7,6 +7,8 @@
 //!
 //! Every generated scenario is rendered to TOML and parsed, so a shrunk
 //! counterexample prints as a file a user can save under `scenarios/`.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::explore::{KernelKind, run_seed};
 use portsim::mapper::{Policy, broken, by_name};

@@ -3,7 +3,8 @@
 //! on `--kernel linux` (real sockets in network namespaces the run creates).
 //! Without the privilege to create namespaces each test says why and passes
 //! as skipped.
-#![cfg(target_os = "linux")]
+// Shuttle-driven (`run_seed`): not in the os-threads build.
+#![cfg(all(target_os = "linux", not(feature = "os-threads")))]
 
 use portsim::explore::{KernelKind, linux_refusal, run_seed};
 use portsim::report::RunReport;

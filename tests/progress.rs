@@ -2,6 +2,8 @@
 //! (util-linux `script` makes one), no bar when stderr is not a terminal or
 //! under `--format json`, and an interrupted exploration that stops cleanly
 //! and says what it explored. The engine hooks themselves are tested first.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::explore::engine::{EngineKind, Hooks, Options, Progress, explore_with};
 use std::path::Path;
@@ -22,6 +24,22 @@ fn out_dir(tag: &str) -> String {
 
 #[test]
 fn the_cancel_flag_stops_exploration_between_executions_and_progress_sees_each() {
+    cancel_after_five(Options::first());
+}
+
+/// The hooks and `--verify-determinism` together: each execution is
+/// counted once (its replay is not an execution), and the five explored
+/// before the cancel were all replayed and compared.
+#[test]
+fn the_cancel_flag_and_progress_work_under_verify_determinism() {
+    let x = cancel_after_five(Options {
+        verify_determinism: true,
+        ..Options::first()
+    });
+    assert_eq!(x.replays_compared, 5);
+}
+
+fn cancel_after_five(opts: Options) -> portsim::explore::engine::Exploration {
     let sc = Arc::new(
         portsim::scenario::load(&Path::new(ROOT).join("scenarios/issue-52903.toml")).unwrap(),
     );
@@ -38,14 +56,12 @@ fn the_cancel_flag_stops_exploration_between_executions_and_progress_sees_each()
         })),
     };
     let p = portsim::mapper::by_name("pr-52927").unwrap();
-    let opts = Options {
-        hooks,
-        ..Options::first()
-    };
+    let opts = Options { hooks, ..opts };
     let x = explore_with(&sc, p, EngineKind::Random, 1000, 0, &opts).unwrap();
     assert_eq!(x.executions, 5);
     assert!(x.failure.is_none());
     assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3, 4, 5]);
+    x
 }
 
 fn has_script() -> bool {

@@ -1,6 +1,8 @@
 //! Every property fails somewhere: on a known-bad policy or on a
 //! deliberately broken variant (`portsim::mapper::broken`, or a kernel
 //! without port tables), and holds on the same scenario otherwise.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::check::Property;
 use portsim::explore::{KernelKind, run_seed, run_seed_with};

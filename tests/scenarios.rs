@@ -1,6 +1,8 @@
 //! Every shipped scenario, replayed under every policy at the scenario's
 //! seed: its expectations must be met, and its report (trace, outcomes,
 //! verdicts) must match the reviewed snapshot in `snapshots/`.
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::explore::{self, KernelKind};
 use portsim::report::RunReport;

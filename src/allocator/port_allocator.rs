@@ -257,7 +257,7 @@ impl PortAllocator {
                 return r;
             }
         };
-        let _g = sync::lock(&self.mu);
+        let _g = sync::lock_at(&self.mu, || format!("{who} {} {action}", self.layer));
         let r = self.request_locked(ips, proto, start.into(), end.into());
         // Emitted under the lock, so the trace shows requests in lock order.
         self.emit(who, &action, &r);
@@ -389,7 +389,9 @@ impl PortAllocator {
     /// address (where Go would dereference a nil map entry and panic) is
     /// ignored too.
     pub fn release_port(&self, who: &str, ip: IpAddr, proto: &str, port: u16) {
-        let _g = sync::lock(&self.mu);
+        let _g = sync::lock_at(&self.mu, || {
+            format!("{who} {} ReleasePort {ip} {proto} {port}", self.layer)
+        });
         {
             let mut st = sync::state(&self.state);
             if let Some(m) = st

@@ -165,7 +165,9 @@ impl Bridge {
         }
         let trace = env.kernel.trace();
         let _guard = if self.lock_enabled {
-            let g = sync::lock(&self.config_network);
+            let g = sync::lock_at(&self.config_network, || {
+                format!("{who} {} lock configNetwork", self.layer())
+            });
             trace.emit(who, &self.layer(), "lock configNetwork", "");
             Some(g)
         } else {
@@ -447,7 +449,9 @@ impl Bridge {
         ep: &Endpoint,
     ) -> Result<(), GoError> {
         let pbs = {
-            let _g = sync::lock(&self.net_lock);
+            let _g = sync::lock_at(&self.net_lock, || {
+                format!("{who} {} releasePorts {}", self.layer(), ep.name)
+            });
             sync::state(&self.binding_state).remove(&ep.name);
             sync::state(&self.port_mappings)
                 .remove(&ep.name)
@@ -554,7 +558,9 @@ fn stop_proxy(kernel: &Kernel, daemon: &str, who: &str, p: &Proxy) {
     let _ = kernel.close(who, p.ns, p.sock);
 }
 
-#[cfg(test)]
+// These run worlds under shuttle (`run_seed`), which the os-threads and
+// loom builds leave out.
+#[cfg(all(test, not(loom), not(feature = "os-threads")))]
 mod tests {
     use super::*;
     use crate::explore::{KernelKind, run_seed};
@@ -646,6 +652,17 @@ publish = ["0:80"]
         assert_eq!(
             port_mapper_get("").unwrap_err().text,
             "portmapper  not found"
+        );
+    }
+
+    /// Killed mutants of `user_error` (cargo-mutants: `String::new()`,
+    /// `"xyzzy"`): the CLI's prefix and the error text, nothing else.
+    #[test]
+    fn the_user_reads_the_daemon_prefix_and_the_error_text() {
+        let e = GoError::new("driver failed programming external connectivity");
+        assert_eq!(
+            user_error(&e),
+            "Error response from daemon: driver failed programming external connectivity"
         );
     }
 }

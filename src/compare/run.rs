@@ -73,13 +73,14 @@ pub fn run(
                 let m = minimize(sc, policy, &f.recorded, p, super::MINIMIZE_BUDGET).map_err(at)?;
                 let file = save::schedule_path(&opts.out, &sc.name, policy.name(), p);
                 let found_by = format!("{label}, execution {}", f.execution);
-                let body = save::body(
+                let body = save::named_body(
                     &sc.name,
                     &input.path,
                     policy.name(),
                     p,
                     &found_by,
-                    &m.recorded.schedule.to_text(),
+                    m.recorded.preemptions,
+                    &m.recorded.named,
                 );
                 let evidence = m
                     .report

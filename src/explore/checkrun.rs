@@ -80,6 +80,10 @@ pub struct CheckReport {
     pub schedule_file: Option<PathBuf>,
     pub replay: Option<String>,
     pub report: Option<RunReport>,
+    /// `--verify-determinism`: executions replayed from their own
+    /// schedules, every report identical (absent without the flag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replays_compared: Option<usize>,
 }
 
 fn write_atomic(path: &Path, body: &str) -> std::io::Result<()> {
@@ -135,6 +139,8 @@ pub fn explore_for(
         first_only: false,
         samples: args.save_outcomes.is_some(),
         hooks: hooks.clone(),
+        verify_determinism: args.verify_determinism,
+        ..Options::default()
     };
     match args.engine {
         EngineArg::Portfolio => explore_portfolio(sc, policy, args.iterations, args.seed, &options)
@@ -252,6 +258,17 @@ pub fn check(
         x.max_threads,
         x.max_steps
     );
+    // `--verify-determinism`: reached only when every replay matched.
+    let determinism = args.verify_determinism.then(|| {
+        format!(
+            "determinism: {} executions replayed from their schedules, reports identical",
+            x.replays_compared
+        )
+    });
+    if let Some(d) = &determinism {
+        s.push_str(d);
+        s.push('\n');
+    }
     s.push_str(&first_line);
     s.push('\n');
     if let Some(b) = &pct {
@@ -314,6 +331,7 @@ pub fn check(
         schedule_file: first.map(|v| v.schedule_file.clone()),
         replay: first.map(|v| v.replay.clone()),
         report: first.map(|v| v.report.clone()),
+        replays_compared: args.verify_determinism.then_some(x.replays_compared),
     };
     let code = if !x.failures.is_empty() {
         1
@@ -331,7 +349,8 @@ pub fn check(
             None => s,
         },
         Format::Markdown => {
-            let mut summary = vec![first_line];
+            let mut summary: Vec<String> = determinism.into_iter().collect();
+            summary.push(first_line);
             summary.extend(pct);
             summary.extend(
                 report
@@ -410,15 +429,14 @@ fn counterexample(
         outcomes::sanitize(policy.name(), 40),
         f.property
     ));
-    let body = format!(
-        "# portsim schedule: scenario {} ({}), policy {}, violates {}\n# found by {}, execution {}; minimized\n{}",
-        sc.name,
-        path.display(),
+    let body = super::save::named_body(
+        &sc.name,
+        path,
         policy.name(),
         f.property,
-        f.found_by,
-        f.execution,
-        m.recorded.schedule.to_text()
+        &format!("{}, execution {}", f.found_by, f.execution),
+        m.recorded.preemptions,
+        &m.recorded.named,
     );
     let story = m
         .report

@@ -9,7 +9,7 @@
 //! the list between workers and merge the results in list order.
 
 use super::schedule::SeededRandom;
-use super::schedule::{Log, Recorded, Recorder, Replayer, Schedule};
+use super::schedule::{Log, NamedSchedule, Recorded, Recorder, Replayer, Schedule, ScheduleFile};
 use super::{KernelKind, execute};
 use crate::check::Property;
 use crate::coverage::Coverage;
@@ -123,6 +123,14 @@ pub struct Options {
     pub samples: bool,
     /// Cancel flag and progress callback.
     pub hooks: Hooks,
+    /// Rerun every execution's recorded schedule at once and compare the
+    /// two reports byte for byte (trace, outcomes, verdicts); a difference
+    /// is an error naming the first differing line (like shuttle's
+    /// uncontrolled-nondeterminism check).
+    pub verify_determinism: bool,
+    /// Never stop on violations (the first of each property is still the
+    /// one kept); the determinism tests use it to compare a full budget.
+    pub continue_after_violation: bool,
 }
 
 impl Options {
@@ -161,6 +169,8 @@ pub struct Exploration {
     pub coverage: Coverage,
     /// With [`Options::samples`]: one execution per outcome signature.
     pub samples: BTreeMap<String, Sample>,
+    /// `--verify-determinism`: executions replayed and compared.
+    pub replays_compared: usize,
 }
 
 impl Exploration {
@@ -170,6 +180,7 @@ impl Exploration {
     pub fn append(&mut self, o: Exploration) {
         let base = self.executions;
         self.executions += o.executions;
+        self.replays_compared += o.replays_compared;
         self.outcomes.extend(o.outcomes);
         self.max_threads = self.max_threads.max(o.max_threads);
         self.max_steps = self.max_steps.max(o.max_steps);
@@ -225,6 +236,67 @@ struct Harvest {
     error: Option<String>,
 }
 
+/// `--verify-determinism` state: the execution waiting for its replay.
+struct Verify {
+    /// The explored execution (its choices and report) while its replay runs.
+    first: Option<(Recorded, Option<Result<RunReport, String>>)>,
+    replay_log: Log,
+    replay: Option<Replayer>,
+}
+
+/// The first line where two texts differ, both sides (1-based).
+pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (la.next(), lb.next()) {
+            (None, None) => return None,
+            (x, y) if x == y => continue,
+            (x, y) => {
+                let show = |l: Option<&str>| l.map(str::to_string).unwrap_or("(end)".into());
+                return Some((n, show(x), show(y)));
+            }
+        }
+    }
+}
+
+impl Verify {
+    /// Compare the explored execution with its replay.
+    fn compare(
+        first: &Option<Result<RunReport, String>>,
+        again: &Option<Result<RunReport, String>>,
+        rec: &Recorded,
+        replayed: &Recorded,
+        execution: usize,
+    ) -> Result<(), String> {
+        let text = |r: &Option<Result<RunReport, String>>| match r {
+            Some(Ok(r)) => r.text(),
+            Some(Err(e)) => format!("error: {e}"),
+            None => "(no report)".to_string(),
+        };
+        let (a, b) = (text(first), text(again));
+        if let Some((line, x, y)) = first_difference(&a, &b) {
+            return Err(format!(
+                "nondeterminism: execution {execution} replayed from its own schedule gives a different report, first at line {line}:\n  run:    {x}\n  replay: {y}"
+            ));
+        }
+        if replayed.diverged || replayed.schedule != rec.schedule {
+            return Err(format!(
+                "nondeterminism: execution {execution} replayed from its own schedule made other choices ({} recorded, {} replayed{})",
+                rec.schedule.decisions.len(),
+                replayed.schedule.decisions.len(),
+                if replayed.diverged {
+                    ", a recorded thread was not runnable"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Harvest {
     fn absorb(&mut self, rec: Recorded, stop: &Mutex<bool>) {
         let Some(r) = self.pending.take() else { return };
@@ -271,7 +343,10 @@ impl Harvest {
             }
         }
         x.failure = x.failures.first().cloned();
-        if (self.options.first_only && !x.failures.is_empty()) || x.failures.len() == wanted.len() {
+        if !self.options.continue_after_violation
+            && ((self.options.first_only && !x.failures.is_empty())
+                || x.failures.len() == wanted.len())
+        {
             *crate::sync::state(stop) = true;
         }
         if let Some(f) = &self.options.hooks.progress {
@@ -293,10 +368,52 @@ struct Harvester<S> {
     log: Log,
     harvest: Arc<Mutex<Harvest>>,
     stop: Arc<Mutex<bool>>,
+    verify: Option<Verify>,
+}
+
+impl<S: Scheduler> Harvester<S> {
+    /// With `--verify-determinism`: after an explored execution, hand out
+    /// its replay; after the replay, compare and absorb the explored one.
+    fn verified_next(&mut self) -> Option<shuttle::scheduler::Schedule> {
+        let v = self.verify.as_mut().expect("verify mode");
+        if let Some(replay) = v.replay.take() {
+            // The replay just ran.
+            drop(replay);
+            let (rec, first) = v.first.take().expect("an explored execution");
+            let again = crate::sync::state(&self.harvest).pending.take();
+            let replayed = crate::sync::state(&v.replay_log).clone();
+            let mut hv = crate::sync::state(&self.harvest);
+            let execution = hv.result.executions + 1;
+            if let Err(e) = Verify::compare(&first, &again, &rec, &replayed, execution) {
+                hv.error = Some(e);
+                *crate::sync::state(&self.stop) = true;
+                return None;
+            }
+            hv.result.replays_compared += 1;
+            hv.pending = first;
+            hv.absorb(rec, &self.stop);
+            drop(hv);
+            return self.inner.new_execution();
+        }
+        let pending = crate::sync::state(&self.harvest).pending.take();
+        if pending.is_none() {
+            // Before the first execution.
+            return self.inner.new_execution();
+        }
+        let rec = crate::sync::state(&self.log).clone();
+        let mut replay = Replayer::new(&rec.schedule, false, v.replay_log.clone());
+        let s = replay.new_execution();
+        v.first = Some((rec, pending));
+        v.replay = Some(replay);
+        s
+    }
 }
 
 impl<S: Scheduler> Scheduler for Harvester<S> {
     fn new_execution(&mut self) -> Option<shuttle::scheduler::Schedule> {
+        if self.verify.is_some() {
+            return self.verified_next();
+        }
         let rec = crate::sync::state(&self.log).clone();
         crate::sync::state(&self.harvest).absorb(rec, &self.stop);
         self.inner.new_execution()
@@ -307,9 +424,15 @@ impl<S: Scheduler> Scheduler for Harvester<S> {
         current: Option<shuttle::scheduler::TaskId>,
         y: bool,
     ) -> Option<shuttle::scheduler::TaskId> {
+        if let Some(r) = self.verify.as_mut().and_then(|v| v.replay.as_mut()) {
+            return r.next_task(runnable, current, y);
+        }
         self.inner.next_task(runnable, current, y)
     }
     fn next_u64(&mut self) -> u64 {
+        if let Some(r) = self.verify.as_mut().and_then(|v| v.replay.as_mut()) {
+            return r.next_u64();
+        }
         self.inner.next_u64()
     }
 }
@@ -337,6 +460,11 @@ fn run_harvest<S: Scheduler + 'static>(
         log: log.clone(),
         harvest: harvest.clone(),
         stop: stop.clone(),
+        verify: options.verify_determinism.then(|| Verify {
+            first: None,
+            replay_log: Arc::new(Mutex::new(Recorded::default())),
+            replay: None,
+        }),
     };
     let sc = scenario.clone();
     let h2 = harvest.clone();
@@ -346,7 +474,9 @@ fn run_harvest<S: Scheduler + 'static>(
     });
     let rec = crate::sync::state(&log).clone();
     let mut hv = crate::sync::state(&harvest);
-    hv.absorb(rec, &stop);
+    if !options.verify_determinism {
+        hv.absorb(rec, &stop);
+    }
     if let Some(e) = hv.error.take() {
         return Err(e);
     }
@@ -613,6 +743,52 @@ pub fn run_schedule(
         ));
     }
     Ok((report, rec))
+}
+
+/// Replay a version-2 schedule by its named steps. Fails with the first
+/// step that cannot be matched (`step 14: wanted ..., the runnable steps
+/// are ...`).
+pub fn run_named(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    schedule: &NamedSchedule,
+    kind: KernelKind,
+    label: &str,
+) -> Result<(RunReport, Recorded), String> {
+    let log: Log = Arc::new(Mutex::new(Recorded::default()));
+    let sched = Replayer::named(schedule, log.clone());
+    let (report, _) = run_one(scenario, policy, kind, sched, label.to_string())?;
+    let rec = crate::sync::state(&log).clone();
+    if let Some(m) = &rec.mismatch {
+        return Err(format!(
+            "the schedule does not fit this scenario, policy and build: {m}"
+        ));
+    }
+    Ok((report, rec))
+}
+
+/// Replay a schedule file of either version (strictly).
+pub fn run_file(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    file: &ScheduleFile,
+    kind: KernelKind,
+    label: &str,
+) -> Result<(RunReport, Recorded), String> {
+    match file {
+        ScheduleFile::V1(s) => run_schedule(scenario, policy, s, false, kind, label),
+        ScheduleFile::V2(n) => run_named(scenario, policy, n, kind, label),
+    }
+}
+
+/// The version-2 form of a version-1 schedule: one strict replay.
+pub fn name_schedule(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    schedule: &Schedule,
+) -> Result<NamedSchedule, String> {
+    run_schedule(scenario, policy, schedule, false, KernelKind::Sim, "naming")
+        .map(|(_, rec)| rec.named)
 }
 
 fn common_prefix(a: &Schedule, b: &Schedule) -> usize {

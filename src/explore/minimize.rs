@@ -6,10 +6,11 @@
 //! preempting choice replaced by "the thread that ran before", a choice
 //! deleted, or a drawn value lowered. Candidates replay leniently (see
 //! [`super::schedule`]), and the schedule actually executed becomes the
-//! new best, so the result always replays strictly.
+//! new best, so the result always replays strictly, both by task numbers
+//! and (what `check` writes) by its named steps.
 
 use super::KernelKind;
-use super::engine::run_schedule;
+use super::engine::{run_named, run_schedule};
 use super::schedule::{Decision, Recorded, Schedule};
 use crate::check::Property;
 use crate::mapper::Policy;
@@ -130,6 +131,13 @@ pub fn minimize(
     )?;
     if strict.trace != report.trace {
         return Err("the minimized schedule does not replay to the same trace".to_string());
+    }
+    // And so must its version-2 form, by the names of its steps.
+    let (named, _) = run_named(scenario, policy, &best.named, KernelKind::Sim, "minimized")?;
+    if named.trace != report.trace {
+        return Err(
+            "the minimized schedule's named steps do not replay to the same trace".to_string(),
+        );
     }
     Ok(Minimized {
         report,

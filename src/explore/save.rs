@@ -3,9 +3,12 @@
 //! before it becomes a path), the comment header, and an atomic write
 //! (a temporary file renamed into place: never a partial file).
 //!
-//! Shared by `portsim compare` (and meant for `portsim check`, whose
-//! naming it keeps: `SCENARIO-POLICY-PROPERTY.schedule`). No Go code.
+//! Shared by `portsim compare` and `portsim check` (whose naming it
+//! keeps: `SCENARIO-POLICY-PROPERTY.schedule`); both write the version-2
+//! form ([`named_body`]). No Go code.
 
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+use super::schedule::NamedSchedule;
 use crate::check::Property;
 use std::path::{Path, PathBuf};
 
@@ -49,24 +52,32 @@ pub fn schedule_path(dir: &Path, scenario: &str, policy: &str, property: Propert
     dir.join(file_name(scenario, policy, property))
 }
 
-/// The schedule file's text: two comment lines (what it reproduces and
-/// how it was found), then the schedule.
-pub fn body(
+/// The version-2 schedule file's text: the `portsim-schedule 2` header,
+/// two comment lines (what it reproduces; how it was found and what the
+/// minimizer left), then one named step a line.
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub fn named_body(
     scenario: &str,
     scenario_path: &Path,
     policy: &str,
     property: Property,
     found_by: &str,
-    schedule_text: &str,
+    preemptions: usize,
+    schedule: &NamedSchedule,
 ) -> String {
-    // The comment lines must stay comment lines whatever the name holds.
     let one_line = |s: &str| s.replace(['\n', '\r'], " ");
-    format!(
-        "# portsim schedule: scenario {} ({}), policy {policy}, violates {property}\n# found by {}; minimized\n{schedule_text}",
-        one_line(scenario),
-        one_line(&scenario_path.display().to_string()),
-        one_line(found_by),
-    )
+    schedule.to_text(&[
+        format!(
+            "scenario {} ({}), policy {policy}, violates {property}",
+            one_line(scenario),
+            one_line(&scenario_path.display().to_string()),
+        ),
+        format!(
+            "found by {}; minimized: {preemptions} preemptions, {} steps",
+            one_line(found_by),
+            schedule.runs()
+        ),
+    ])
 }
 
 /// Write `body` to `path` through a temporary file in the same directory,
@@ -110,18 +121,35 @@ mod tests {
     }
 
     #[test]
-    fn the_header_stays_two_comment_lines() {
-        let b = body(
-            "evil\nt9",
-            Path::new("s.toml"),
+    #[cfg(all(not(loom), not(feature = "os-threads")))]
+    fn the_named_header_stays_two_comment_lines() {
+        let named = super::super::schedule::parse_file("portsim-schedule 2\nmain begin\n")
+            .map(|f| match f {
+                super::super::schedule::ScheduleFile::V2(n) => n,
+                v1 => panic!("{v1:?}"),
+            })
+            .unwrap();
+        let b = named_body(
+            "evil\nmain begin",
+            Path::new("s\r.toml"),
             "moby-master",
             Property::Convergence,
             "pct depth 3 seed 0, execution 2",
-            "t0 t1\n",
+            1,
+            &named,
         );
         let lines: Vec<&str> = b.lines().collect();
-        assert_eq!(lines.len(), 3, "{b}");
-        assert!(lines[0].starts_with("# ") && lines[1].starts_with("# "));
-        assert_eq!(lines[2], "t0 t1");
+        assert_eq!(lines.len(), 4, "{b}");
+        assert_eq!(lines[0], super::super::schedule::HEADER_V2);
+        assert!(lines[1].starts_with("# ") && lines[2].starts_with("# "));
+        assert_eq!(
+            lines[2],
+            "# found by pct depth 3 seed 0, execution 2; minimized: 1 preemptions, 1 steps"
+        );
+        assert_eq!(lines[3], "main begin");
+        assert_eq!(
+            super::super::schedule::parse_file(&b),
+            Ok(super::super::schedule::ScheduleFile::V2(named))
+        );
     }
 }

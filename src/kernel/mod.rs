@@ -321,7 +321,9 @@ impl Kernel {
         privileged: bool,
         owner: &str,
     ) -> Result<SockId, Errno> {
-        let _g = sync::lock(&self.ns_locks[ns.0]);
+        let _g = sync::lock_at(&self.ns_locks[ns.0], || {
+            format!("{who} {} bind {}", Self::layer(ns), req.describe())
+        });
         let id = {
             let mut st = sync::state(&self.state);
             st.next_id += 1;
@@ -431,7 +433,9 @@ impl Kernel {
 
     /// listen(2) as one syscall step.
     pub fn listen(&self, who: &str, ns: NsId, id: SockId) -> Result<(), Errno> {
-        let _g = sync::lock(&self.ns_locks[ns.0]);
+        let _g = sync::lock_at(&self.ns_locks[ns.0], || {
+            format!("{who} {} listen {id}", Self::layer(ns))
+        });
         let r = self.net.listen(ns, id);
         self.trace.emit(
             who,
@@ -444,7 +448,9 @@ impl Kernel {
 
     /// close(2) as one syscall step.
     pub fn close(&self, who: &str, ns: NsId, id: SockId) -> Result<(), Errno> {
-        let _g = sync::lock(&self.ns_locks[ns.0]);
+        let _g = sync::lock_at(&self.ns_locks[ns.0], || {
+            format!("{who} {} close {id}", Self::layer(ns))
+        });
         let r = self.net.close(ns, id);
         if r.is_ok() {
             sync::state(&self.state).owners.remove(&(ns, id));

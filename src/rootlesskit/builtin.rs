@@ -109,8 +109,10 @@ impl Builtin {
 
     /// The second critical section of `driver.AddPort`: register `spec`
     /// with its listener under `d.mu`; returns the new id.
-    pub(crate) fn register(&self, spec: Spec, listener: GoListener) -> u32 {
-        let _mu = sync::lock(&self.mu);
+    pub(crate) fn register(&self, who: &str, spec: Spec, listener: GoListener) -> u32 {
+        let _mu = sync::lock_at(&self.mu, || {
+            format!("{who} {} AddPort {} (record)", self.layer, spec.describe())
+        });
         let mut st = sync::state(&self.state);
         let id = st.next_id;
         self.kernel
@@ -121,16 +123,23 @@ impl Builtin {
         id
     }
 
-    /// The first critical section of `driver.AddPort`: `f` over the
-    /// registered specs under `d.mu`.
-    pub(crate) fn with_ports<R>(&self, f: impl FnOnce(&BTreeMap<u32, Spec>) -> R) -> R {
-        let _mu = sync::lock(&self.mu);
+    /// The first critical section of `driver.AddPort` for `spec`: `f` over
+    /// the registered specs under `d.mu`.
+    pub(crate) fn with_ports<R>(
+        &self,
+        who: &str,
+        spec: &Spec,
+        f: impl FnOnce(&BTreeMap<u32, Spec>) -> R,
+    ) -> R {
+        let _mu = sync::lock_at(&self.mu, || {
+            format!("{who} {} AddPort {} (check)", self.layer, spec.describe())
+        });
         f(&sync::state(&self.state).ports)
     }
 
     /// `driver.AddPort` (parent.go, e780dd3).
     fn add(&self, who: &str, spec: &Spec) -> Result<u32, String> {
-        self.with_ports(|ports| validate_port_spec(spec, ports))?;
+        self.with_ports(who, spec, |ports| validate_port_spec(spec, ports))?;
         let port = u16::try_from(spec.parent_port).map_err(|_| {
             format!(
                 "invalid ParentPort: {}",
@@ -138,14 +147,14 @@ impl Builtin {
             )
         })?;
         let listener = self.listen(who, spec, port)?;
-        Ok(self.register(spec.clone(), listener))
+        Ok(self.register(who, spec.clone(), listener))
     }
 
     /// `driver.RemovePort` (parent.go, e780dd3): `d.mu` held throughout;
     /// the listener is stopped (closed) and the id forgotten even when the
     /// stop reports an error, which is then returned.
     fn remove(&self, who: &str, id: u32) -> Result<(), String> {
-        let _mu = sync::lock(&self.mu);
+        let _mu = sync::lock_at(&self.mu, || format!("{who} {} RemovePort {id}", self.layer));
         let stop = sync::state(&self.state).stoppers.get(&id).cloned();
         let Some(listener) = stop else {
             return Err(format!("unknown id: {id}"));

@@ -54,7 +54,9 @@ pub fn add_port(d: &Builtin, who: &str, spec: &Spec) -> Result<(u32, Spec), Stri
         },
         ..spec.clone()
     };
-    d.with_ports(|_| validate_port_spec(&placeholder, &BTreeMap::new()))?;
+    d.with_ports(who, spec, |_| {
+        validate_port_spec(&placeholder, &BTreeMap::new())
+    })?;
     let listener = d.listen(who, spec, 0)?;
     let port: i32 = listener
         .local
@@ -71,7 +73,7 @@ pub fn add_port(d: &Builtin, who: &str, spec: &Spec) -> Result<(u32, Spec), Stri
         },
         ..spec.clone()
     };
-    let id = d.register(bound.clone(), listener);
+    let id = d.register(who, bound.clone(), listener);
     Ok((id, bound))
 }
 

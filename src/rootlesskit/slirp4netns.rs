@@ -81,7 +81,9 @@ impl Slirp4netns {
 
     /// `driver.AddPort` (slirp4netns.go, e780dd3).
     fn add(&self, who: &str, spec: &Spec) -> Result<u32, String> {
-        let _mu = sync::lock(&self.mu);
+        let _mu = sync::lock_at(&self.mu, || {
+            format!("{who} {} AddPort {}", self.layer, spec.describe())
+        });
         validate_port_spec(spec, &sync::state(&self.state).ports)?;
         if spec.proto.ends_with('6') {
             return Err(format!("unsupported protocol {}", go_quote(&spec.proto)));
@@ -115,7 +117,7 @@ impl Slirp4netns {
     /// `driver.RemovePort` (slirp4netns.go, e780dd3). The error map is
     /// printed with `%v`, which for a map reads the same as `%+v`.
     fn remove(&self, who: &str, id: u32) -> Result<(), String> {
-        let _mu = sync::lock(&self.mu);
+        let _mu = sync::lock_at(&self.mu, || format!("{who} {} RemovePort {id}", self.layer));
         self.remove_hostfwd(who, id)
             .map_err(|desc| format!("reply.Error: map[desc:{desc}]"))?;
         sync::state(&self.state).ports.remove(&id);

@@ -780,6 +780,18 @@ fn container(
     let mut publish = Vec::new();
     for spec in c.publish.get_ref() {
         let bindings = parse_publish(spec.get_ref()).map_err(|e| {
+            // Docker's text echoes the spec as given: keep the message on
+            // one line when the spec holds a newline (found by fuzzing).
+            let e: String = e
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_debug().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
             cx.err(
                 spec.span(),
                 format!("bad -p spec {:?}: {e}", spec.get_ref()),
