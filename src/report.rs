@@ -32,6 +32,10 @@ pub struct RunReport {
     /// Mismatches against the scenario's `[expect.POLICY]` (None: no
     /// expectations for this policy).
     pub expectations: Option<Vec<String>>,
+    /// Items the checkers read during the run ([`crate::check::Checker::work`]):
+    /// a deterministic cost measure, not part of the printed report.
+    #[serde(skip)]
+    pub checker_work: u64,
 }
 
 impl RunReport {
@@ -88,6 +92,7 @@ impl RunReport {
             starts,
             properties,
             expectations,
+            checker_work: w.checker.work(),
         }
     }
 

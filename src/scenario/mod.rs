@@ -5,6 +5,7 @@
 //! This module holds the validated model; [`parse`] turns TOML text into it
 //! with `file:line:column` errors, [`portspec`] parses docker's `-p` syntax.
 
+pub mod generate;
 pub mod parse;
 pub mod portspec;
 
