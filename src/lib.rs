@@ -12,6 +12,7 @@ pub mod explore;
 pub mod kernel;
 pub mod mapper;
 pub mod occupant;
+pub mod paths;
 pub mod report;
 pub mod rootlesskit;
 pub mod scenario;

@@ -105,7 +105,8 @@ pub struct OccupantCfg {
     pub listen: bool,
     /// May bind below `ip_unprivileged_port_start` (default false).
     pub privileged: bool,
-    /// Candidate ports; fixed and scripted occupants bind `ports[0]`.
+    /// Fixed and scripted occupants hold every one of these ports; a
+    /// racing occupant takes one of them.
     pub ports: Vec<u16>,
     pub hold: Hold,
 }
