@@ -1,8 +1,12 @@
 //! The `portsim` command line.
 //!
 //! Exit codes: 0 every property held, 1 a property was violated, 2 a bad
-//! scenario file or flag (one message, nothing else printed), 3 an
-//! internal error. Output is assembled in full before it is written.
+//! scenario file, schedule or flag (one message, nothing else printed), 3
+//! an internal error, 4 (`run`) the properties held but the scenario's
+//! `[expect.POLICY]` was not met. Output is assembled in full before it is
+//! written. Under `--format json` every outcome is one JSON document on
+//! stdout, errors included (`{"format_version", "error", "exit"}`), and
+//! stderr stays empty.
 
 #[cfg(not(feature = "os-threads"))]
 use crate::explore::schedule::Schedule;
@@ -71,17 +75,24 @@ pub enum Command {
         policy: String,
         #[arg(long, value_enum, default_value_t = EngineArg::Pct)]
         engine: EngineArg,
-        /// Executions to explore (at most).
+        /// Executions to explore (at most; at least 1).
         #[arg(long, default_value_t = 1000)]
         iterations: usize,
-        /// PCT bug depth.
-        #[arg(long, default_value_t = 3)]
-        depth: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Where to write the failing schedule.
+        /// PCT bug depth (pct only; default 3, at least 1).
+        #[arg(long)]
+        depth: Option<usize>,
+        /// Scheduler seed (pct, random, portfolio; default 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write the failing schedule (checked before searching).
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Kernel backend of every execution (and of the minimizer's).
+        #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
+        kernel: KernelArg,
     },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
@@ -117,8 +128,20 @@ fn policies_help() -> String {
     for p in mapper::policies() {
         s.push_str(&format!("  {:<14} {}\n", p.name(), p.summary()));
     }
+    s.push_str(EXIT_STATUS_HELP);
     s
 }
+
+/// The exit statuses, for `--help` (the README's paragraph says the same).
+const EXIT_STATUS_HELP: &str = "\nExit status:
+  0 every property held
+  1 a property was violated
+  2 a bad scenario file, schedule or flag (one line: file:line:column and what was expected)
+  3 an internal error
+  4 the properties held but the scenario's [expect.POLICY] was not met (run)
+With --format json every outcome is one JSON document on stdout, errors too:
+  {\"format_version\": 1, \"error\": \"...\", \"exit\": N}
+";
 
 fn emit(out: &str) {
     let mut so = std::io::stdout().lock();
@@ -127,17 +150,51 @@ fn emit(out: &str) {
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {
-    eprintln!("portsim: {msg}");
+    fail_as(Format::Text, code, msg)
+}
+
+/// Report an error in `format`: one `portsim: ...` line on stderr, or one
+/// JSON document on stdout.
+fn fail_as(format: Format, code: u8, msg: &str) -> ExitCode {
+    match format {
+        Format::Text => eprintln!("portsim: {msg}"),
+        Format::Json => emit(&crate::report::error_json(msg, code)),
+    }
     ExitCode::from(code)
+}
+
+/// `--format json` among raw arguments clap could not parse.
+fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    args.iter().enumerate().any(|(i, a)| {
+        a == "--format=json" || (a == "--format" && args.get(i + 1).is_some_and(|v| v == "json"))
+    })
 }
 
 /// Parse the arguments and run; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // clap's first line names the flag and the problem; the rest
+            // is a usage hint.
+            let rendered = e.render().to_string();
+            let line = rendered
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ")
+                .to_string();
+            let format = if wants_json(&args) {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            return fail_as(format, 2, &format!("{line} (see portsim --help)"));
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(0);
         }
     };
     match cli.command {
@@ -160,9 +217,20 @@ pub fn main() -> ExitCode {
             depth,
             seed,
             out,
+            format,
+            kernel,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
-            check_cmd(&scenario, policy, engine, iterations, depth, seed, &out)
+            let args = CheckArgs {
+                engine,
+                iterations,
+                depth,
+                seed,
+                out,
+                format,
+                kernel,
+            };
+            check_cmd(&scenario, policy, &args)
         }
         Command::Stress {
             scenario,
@@ -176,24 +244,43 @@ pub fn main() -> ExitCode {
     }
 }
 
+#[cfg_attr(not(feature = "os-threads"), allow(dead_code))]
 fn load(path: &std::path::Path) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
+    load_as(path, Format::Text)
+}
+
+fn load_as(
+    path: &std::path::Path,
+    format: Format,
+) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
     crate::scenario::load(path)
         .map(Arc::new)
-        .map_err(|e| fail(2, &e.to_string()))
+        .map_err(|e| fail_as(format, 2, &e.to_string()))
 }
 
 /// The backend a flag names, refused up front when this scenario or this
 /// machine cannot use it.
+#[cfg_attr(not(feature = "os-threads"), allow(dead_code))]
 fn kernel_for(
     sc: &crate::scenario::Scenario,
     path: &std::path::Path,
     kernel: KernelArg,
 ) -> Result<KernelKind, ExitCode> {
+    kernel_for_as(sc, path, kernel, Format::Text)
+}
+
+fn kernel_for_as(
+    sc: &crate::scenario::Scenario,
+    path: &std::path::Path,
+    kernel: KernelArg,
+    format: Format,
+) -> Result<KernelKind, ExitCode> {
     match kernel {
         KernelArg::Sim => Ok(KernelKind::Sim),
         KernelArg::Linux => {
             if let Some(why) = explore::linux_refusal(sc) {
-                return Err(fail(
+                return Err(fail_as(
+                    format,
                     2,
                     &format!(
                         "{}: runs on the simulated kernel only: {why}",
@@ -203,7 +290,8 @@ fn kernel_for(
             }
             #[cfg(target_os = "linux")]
             if let Err(why) = crate::kernel::linux::available() {
-                return Err(fail(
+                return Err(fail_as(
+                    format,
                     2,
                     &format!("--kernel linux needs network namespaces: {why}"),
                 ));
@@ -237,18 +325,19 @@ fn run_cmd(
     kernel: KernelArg,
     schedule: Option<&std::path::Path>,
 ) -> ExitCode {
-    let sc = match load(scenario) {
+    let fail = |code: u8, msg: &str| fail_as(format, code, msg);
+    let sc = match load_as(scenario, format) {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let kind = match kernel_for(&sc, scenario, kernel) {
+    let kind = match kernel_for_as(&sc, scenario, kernel, format) {
         Ok(k) => k,
         Err(c) => return c,
     };
     let result = match schedule {
         None => explore::run_seed(&sc, policy, seed.or(sc.seed).unwrap_or(0), kind),
         Some(path) => {
-            let text = match std::fs::read_to_string(path) {
+            let text = match crate::paths::read_capped(path, crate::paths::MAX_INPUT_BYTES) {
                 Ok(t) => t,
                 Err(e) => {
                     return fail(2, &format!("{}: cannot read schedule: {e}", path.display()));
@@ -276,7 +365,19 @@ fn run_cmd(
         Format::Text => report.text(),
         Format::Json => report.json(),
     });
-    ExitCode::from(if report.violated() { 1 } else { 0 })
+    ExitCode::from(run_status(&report))
+}
+
+/// `run`'s exit status: 1 on a violation; else 4 when the scenario's
+/// expectations for the policy were not met; else 0.
+pub fn run_status(report: &crate::report::RunReport) -> u8 {
+    if report.violated() {
+        1
+    } else if report.expectations.as_ref().is_some_and(|m| !m.is_empty()) {
+        4
+    } else {
+        0
+    }
 }
 
 #[cfg(not(feature = "os-threads"))]
@@ -316,16 +417,75 @@ fn stress_cmd(
     }
 }
 
+/// `portsim check`'s flags after clap.
+pub struct CheckArgs {
+    pub engine: EngineArg,
+    pub iterations: usize,
+    pub depth: Option<usize>,
+    pub seed: Option<u64>,
+    pub out: PathBuf,
+    pub format: Format,
+    pub kernel: KernelArg,
+}
+
+const DEFAULT_DEPTH: usize = 3;
+const DEFAULT_SEED: u64 = 0;
+
+/// Flags the chosen engine would ignore are refused: which engines use
+/// `--depth` and `--seed`.
+fn engine_flag_error(a: &CheckArgs) -> Option<String> {
+    let (uses_depth, uses_seed) = match a.engine {
+        EngineArg::Pct => (true, true),
+        EngineArg::Random | EngineArg::Portfolio => (false, true),
+        EngineArg::Dfs => (false, false),
+    };
+    let name = match a.engine {
+        EngineArg::Random => "random",
+        EngineArg::Pct => "pct",
+        EngineArg::Dfs => "dfs",
+        EngineArg::Portfolio => "portfolio",
+    };
+    if a.iterations == 0 {
+        return Some("--iterations 0: expected at least 1 execution".to_string());
+    }
+    if let Some(d) = a.depth {
+        if !uses_depth {
+            return Some(format!(
+                "--depth {d}: the {name} engine does not use a depth (only --engine pct does)"
+            ));
+        }
+        if d == 0 {
+            return Some("--depth 0: expected a PCT depth of at least 1".to_string());
+        }
+    }
+    if let (Some(v), false) = (a.seed, uses_seed) {
+        return Some(format!(
+            "--seed {v}: the {name} engine is deterministic and does not use a seed"
+        ));
+    }
+    None
+}
+
+/// Make sure `out` is a folder `check` can write in, before searching:
+/// create it, write and remove a probe file. Returns whether this call
+/// created it.
+fn prepare_out(out: &std::path::Path) -> Result<bool, String> {
+    let existed = out.is_dir();
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let probe = out.join(format!(".portsim-probe-{}", std::process::id()));
+    let r = std::fs::write(&probe, b"");
+    let _ = std::fs::remove_file(&probe);
+    if let Err(e) = r {
+        if !existed {
+            let _ = std::fs::remove_dir(out);
+        }
+        return Err(e.to_string());
+    }
+    Ok(!existed)
+}
+
 #[cfg(feature = "os-threads")]
-fn check_cmd(
-    _: &std::path::Path,
-    _: &'static dyn mapper::Policy,
-    _: EngineArg,
-    _: usize,
-    _: usize,
-    _: u64,
-    _: &std::path::Path,
-) -> ExitCode {
+fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: &CheckArgs) -> ExitCode {
     fail(
         2,
         "this build (--features os-threads) runs `stress` only; build without it for `run` and `check`",
@@ -336,134 +496,366 @@ fn check_cmd(
 fn check_cmd(
     path: &std::path::Path,
     policy: &'static dyn crate::mapper::Policy,
-    engine: EngineArg,
-    iterations: usize,
-    depth: usize,
-    seed: u64,
-    out: &std::path::Path,
+    a: &CheckArgs,
 ) -> ExitCode {
-    use crate::explore::engine::{EngineKind, explore, explore_portfolio};
-    let sc = match crate::scenario::load(path) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return fail(2, &e.to_string()),
+    use crate::explore::engine::{EngineKind, explore_on, explore_portfolio_on, has_concurrency};
+    use crate::report::{CheckReport, CheckViolation, FORMAT_VERSION};
+    let format = a.format;
+    let fail = |code: u8, msg: &str| fail_as(format, code, msg);
+    if let Some(e) = engine_flag_error(a) {
+        return fail(2, &e);
+    }
+    let depth = a.depth.unwrap_or(DEFAULT_DEPTH);
+    let seed = a.seed.unwrap_or(DEFAULT_SEED);
+    let sc = match load_as(path, format) {
+        Ok(s) => s,
+        Err(c) => return c,
     };
-    let (x, label) = match engine {
-        EngineArg::Portfolio => match explore_portfolio(&sc, policy, iterations, seed) {
-            Ok((x, _)) => (x, format!("portfolio seed {seed}")),
+    let kind = match kernel_for_as(&sc, path, a.kernel, format) {
+        Ok(k) => k,
+        Err(c) => return c,
+    };
+    let created_out = match prepare_out(&a.out) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                2,
+                &format!(
+                    "--out {}: cannot write schedules there: {e}",
+                    a.out.display()
+                ),
+            );
+        }
+    };
+    let sequential = !has_concurrency(&sc);
+    let (x, label) = if sequential {
+        match explore_on(&sc, policy, EngineKind::Random, 1, seed, kind) {
+            Ok(x) => (
+                x,
+                "the only interleaving: the scenario has no concurrent step".to_string(),
+            ),
             Err(e) => return fail(3, &e),
-        },
-        e => {
-            let kind = match e {
-                EngineArg::Random => EngineKind::Random,
-                EngineArg::Pct => EngineKind::Pct { depth },
-                _ => EngineKind::Dfs,
-            };
-            match explore(&sc, policy, kind, iterations, seed) {
-                Ok(x) => (x, format!("{} seed {seed}", kind.describe())),
-                Err(e) => return fail(3, &e),
+        }
+    } else {
+        match a.engine {
+            EngineArg::Portfolio => {
+                match explore_portfolio_on(&sc, policy, a.iterations, seed, kind) {
+                    Ok((x, _)) => (x, format!("portfolio seed {seed}")),
+                    Err(e) => return fail(3, &e),
+                }
+            }
+            e => {
+                let engine = match e {
+                    EngineArg::Random => EngineKind::Random,
+                    EngineArg::Pct => EngineKind::Pct { depth },
+                    _ => EngineKind::Dfs,
+                };
+                let label = match engine {
+                    EngineKind::Dfs => engine.describe(),
+                    _ => format!("{} seed {seed}", engine.describe()),
+                };
+                match explore_on(&sc, policy, engine, a.iterations, seed, kind) {
+                    Ok(x) => (x, label),
+                    Err(e) => return fail(3, &e),
+                }
             }
         }
     };
-    let mut s = String::new();
+    let mut report = CheckReport {
+        format_version: FORMAT_VERSION,
+        scenario: sc.name.clone(),
+        policy: policy.name().to_string(),
+        kernel: kind.name().to_string(),
+        engine: label.clone(),
+        executions: x.executions,
+        exhaustive: sequential,
+        outcomes: x.outcomes.iter().cloned().collect(),
+        max_threads: x.max_threads,
+        max_steps: x.max_steps,
+        pct_bound: None,
+        violation: None,
+    };
     let Some(f) = x.failure else {
-        s.push_str(&format!(
-            "{} under {}: no violation in {} executions ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps\n",
-            sc.name,
-            policy.name(),
-            x.executions,
-            x.outcomes.len(),
-            x.max_threads,
-            x.max_steps
-        ));
-        if engine == EngineArg::Pct {
-            s.push_str(&format!(
-                "{}\n",
-                pct_bound(x.executions, x.max_threads, x.max_steps, depth)
+        if created_out {
+            let _ = std::fs::remove_dir(&a.out);
+        }
+        if a.engine == EngineArg::Pct && !sequential {
+            report.pct_bound = Some(pct_bound_of(
+                x.executions,
+                x.max_threads,
+                x.max_steps,
+                depth,
             ));
         }
-        for o in &x.outcomes {
-            s.push_str(&format!("  outcome: {o}\n"));
-        }
-        emit(&s);
+        emit(&match format {
+            Format::Json => report.json(),
+            Format::Text => check_text(&report),
+        });
         return ExitCode::from(0);
     };
-    let mut m = match crate::explore::minimize::minimize(&sc, policy, &f.recorded, f.property, 4000)
-    {
+    let mut m = match crate::explore::minimize::minimize_on(
+        &sc,
+        policy,
+        &f.recorded,
+        f.property,
+        4000,
+        kind,
+    ) {
         Ok(m) => m,
         Err(e) => return fail(3, &e),
     };
     // Expectations describe the scenario's own seed, not this schedule.
     m.report.expectations = None;
-    let file = out.join(format!(
+    // The scenario's name comes from the file: never a path by itself.
+    let file = a.out.join(crate::paths::file_component(&format!(
         "{}-{}-{}.schedule",
         sc.name,
         policy.name(),
         f.property
-    ));
+    )));
     let body = format!(
         "# portsim schedule: scenario {} ({}), policy {}, violates {}\n# found by {label}, execution {}; minimized\n{}",
-        sc.name,
+        sc.name.escape_debug(),
         path.display(),
         policy.name(),
         f.property,
         f.execution,
         m.recorded.schedule.to_text()
     );
-    if let Err(e) = write_atomic(&file, &body) {
+    let written = write_atomic(&file, &body);
+    let kernel_flag = if kind == KernelKind::Linux {
+        " --kernel linux"
+    } else {
+        ""
+    };
+    report.violation = Some(CheckViolation {
+        property: f.property,
+        execution: f.execution,
+        found_preemptions: f.recorded.preemptions,
+        found_steps: f.recorded.schedule.tasks().count(),
+        minimized_preemptions: m.recorded.preemptions,
+        minimized_steps: m.recorded.schedule.tasks().count(),
+        candidates: m.tries,
+        schedule_file: written.is_ok().then(|| file.display().to_string()),
+        schedule: m.recorded.schedule.to_text(),
+        replay: written.is_ok().then(|| {
+            format!(
+                "portsim run {} --policy {}{kernel_flag} --schedule {}",
+                path.display(),
+                policy.name(),
+                file.display()
+            )
+        }),
+        report: m.report,
+    });
+    // Everything found is printed, whether or not the file could be written.
+    emit(&match format {
+        Format::Json => report.json(),
+        Format::Text => check_text(&report),
+    });
+    if let Err(e) = written {
         return fail(
             3,
             &format!("{}: cannot write schedule: {e}", file.display()),
         );
     }
+    ExitCode::from(1)
+}
+
+/// `check`'s text output.
+fn check_text(r: &crate::report::CheckReport) -> String {
+    let mut s = String::new();
+    let Some(v) = &r.violation else {
+        let runs = if r.executions == 1 {
+            "1 execution".to_string()
+        } else {
+            format!("{} executions", r.executions)
+        };
+        s.push_str(&format!(
+            "{} under {}: no violation in {runs} ({}); {} distinct outcomes; up to {} threads and {} scheduling steps\n",
+            r.scenario,
+            r.policy,
+            r.engine,
+            r.outcomes.len(),
+            r.max_threads,
+            r.max_steps
+        ));
+        if let Some(b) = &r.pct_bound {
+            s.push_str(&pct_bound_text(b));
+            s.push('\n');
+        }
+        for o in &r.outcomes {
+            s.push_str(&format!("  outcome: {o}\n"));
+        }
+        return s;
+    };
     s.push_str(&format!(
-        "{} under {}: {} VIOLATED, found by {label} at execution {} of {}\n",
-        sc.name,
-        policy.name(),
-        f.property,
-        f.execution,
-        x.executions
+        "{} under {}: {} VIOLATED, found by {} at execution {} of {}\n",
+        r.scenario, r.policy, v.property, r.engine, v.execution, r.executions
     ));
     s.push_str(&format!(
         "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)\n\n",
-        f.recorded.preemptions,
-        f.recorded.schedule.tasks().count(),
-        m.recorded.preemptions,
-        m.recorded.schedule.tasks().count(),
-        m.tries
+        v.found_preemptions,
+        v.found_steps,
+        v.minimized_preemptions,
+        v.minimized_steps,
+        v.candidates
     ));
-    s.push_str(&m.report.text());
-    s.push_str(&format!("\nschedule written to {}\n", file.display()));
-    s.push_str(&format!(
-        "replay: portsim run {} --policy {} --schedule {}\n",
-        path.display(),
-        policy.name(),
-        file.display()
-    ));
-    emit(&s);
-    ExitCode::from(1)
+    s.push_str(&v.report.text());
+    match (&v.schedule_file, &v.replay) {
+        (Some(file), Some(replay)) => {
+            s.push_str(&format!("\nschedule written to {file}\n"));
+            s.push_str(&format!("replay: {replay}\n"));
+        }
+        _ => {
+            s.push_str("\nschedule (NOT written to a file):\n");
+            s.push_str(&v.schedule);
+        }
+    }
+    s
 }
 
 /// PCT's guarantee: one execution finds a given bug of depth d with
 /// probability at least 1/(n k^(d-1)) for n threads and k steps.
-pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) -> String {
+///
+/// Computed in logarithms: a huge depth makes the probability underflow
+/// to 0 (and the chance of a miss 1), never `inf` or a negative number.
+pub fn pct_bound_of(
+    executions: usize,
+    threads: usize,
+    steps: usize,
+    depth: usize,
+) -> crate::report::PctBound {
     let n = threads.max(1) as f64;
     let k = steps.max(1) as f64;
-    let p = 1.0 / (n * k.powi(depth.saturating_sub(1) as i32));
-    let miss = (1.0 - p).powf(executions as f64);
+    let exponent = depth.saturating_sub(1) as f64;
+    let ln_p = -(n.ln() + exponent * k.ln());
+    let p = ln_p.exp();
+    // (1 - p)^executions, without losing a tiny p to rounding.
+    let miss = if p >= 1.0 {
+        0.0
+    } else {
+        (executions as f64 * (-p).ln_1p()).exp()
+    };
+    crate::report::PctBound {
+        depth,
+        threads: threads.max(1),
+        steps: steps.max(1),
+        per_execution: p,
+        missed: miss.clamp(0.0, 1.0),
+    }
+}
+
+fn pct_bound_text(b: &crate::report::PctBound) -> String {
     format!(
-        "PCT bound: each execution finds a given bug of depth <= {depth} with probability >= 1/({}*{}^{}) = {p:.3e}; after {executions} executions the chance it was missed is <= {miss:.3e}",
-        threads.max(1),
-        steps.max(1),
-        depth.saturating_sub(1)
+        "PCT bound: each execution finds a given bug of depth <= {} with probability >= 1/({}*{}^{}) = {:.3e}; the chance that every execution missed it is <= {:.3e}",
+        b.depth,
+        b.threads,
+        b.steps,
+        b.depth.saturating_sub(1),
+        b.per_execution,
+        b.missed
     )
 }
 
+/// [`pct_bound_of`] as the line `check` prints.
+pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) -> String {
+    pct_bound_text(&pct_bound_of(executions, threads, steps, depth))
+}
+
+/// Write `body` to `path` through a temporary file in the same folder and
+/// a rename, so that no reader sees half a file; the temporary file is
+/// removed whatever fails.
 #[cfg(not(feature = "os-threads"))]
 fn write_atomic(path: &std::path::Path, body: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("schedule.tmp");
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(&tmp, path)
+    let r = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pct_bound_stays_a_probability_for_any_depth() {
+        for depth in [1, 2, 3, 30, 1 << 31, 3_000_000_000, usize::MAX] {
+            for (e, n, k) in [(1, 3, 40), (1000, 3, 40), (usize::MAX, 1, 1), (5, 0, 0)] {
+                let b = pct_bound_of(e, n, k, depth);
+                assert!(
+                    (0.0..=1.0).contains(&b.per_execution) && (0.0..=1.0).contains(&b.missed),
+                    "depth {depth}, {e} executions, {n} threads, {k} steps: {b:?}"
+                );
+                let line = pct_bound(e, n, k, depth);
+                assert!(!line.contains("inf") && !line.contains("NaN"), "{line}");
+            }
+        }
+        let b = pct_bound_of(1000, 3, 40, 3);
+        assert!((b.per_execution - 1.0 / 4800.0).abs() < 1e-12, "{b:?}");
+        assert!(
+            (b.missed - (1.0f64 - 1.0 / 4800.0).powi(1000)).abs() < 1e-9,
+            "{b:?}"
+        );
+    }
+
+    #[cfg(not(feature = "os-threads"))]
+    #[test]
+    fn a_failed_schedule_write_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("portsim-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // The target is a folder: the rename fails after the write.
+        let target = dir.join("x.schedule");
+        std::fs::create_dir_all(target.join("busy")).unwrap();
+        assert!(write_atomic(&target, "t0\n").is_err());
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("x.schedule")]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn engines_refuse_flags_they_would_ignore() {
+        let args = |engine, depth, seed, iterations| CheckArgs {
+            engine,
+            iterations,
+            depth,
+            seed,
+            out: PathBuf::from("o"),
+            format: Format::Text,
+            kernel: KernelArg::Sim,
+        };
+        assert_eq!(
+            engine_flag_error(&args(EngineArg::Pct, Some(4), Some(1), 10)),
+            None
+        );
+        assert_eq!(
+            engine_flag_error(&args(EngineArg::Random, None, Some(1), 10)),
+            None
+        );
+        assert_eq!(
+            engine_flag_error(&args(EngineArg::Portfolio, None, Some(1), 10)),
+            None
+        );
+        assert_eq!(
+            engine_flag_error(&args(EngineArg::Dfs, None, None, 10)),
+            None
+        );
+        for bad in [
+            args(EngineArg::Pct, Some(0), None, 10),
+            args(EngineArg::Pct, None, None, 0),
+            args(EngineArg::Random, Some(3), None, 10),
+            args(EngineArg::Portfolio, Some(3), None, 10),
+            args(EngineArg::Dfs, None, Some(0), 10),
+        ] {
+            assert!(engine_flag_error(&bad).is_some());
+        }
+    }
 }

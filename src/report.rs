@@ -17,9 +17,16 @@ pub struct PropertyVerdict {
     pub violation: Option<Violation>,
 }
 
+/// The version of every JSON document `portsim` prints (`run`, `check`
+/// and errors under `--format json`). Raised when a field is renamed or
+/// removed or changes meaning; new fields may appear without a raise.
+pub const FORMAT_VERSION: u32 = 1;
+
 /// Everything one run produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunReport {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
     pub scenario: String,
     pub policy: String,
     pub engine: String,
@@ -83,6 +90,7 @@ impl RunReport {
             miss
         });
         RunReport {
+            format_version: FORMAT_VERSION,
             scenario: w.scenario.name.clone(),
             policy: w.policy.name().to_string(),
             engine: engine.to_string(),
@@ -152,6 +160,82 @@ impl RunReport {
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serializes") + "\n"
     }
+}
+
+/// A PCT guarantee (see `cli::pct_bound`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PctBound {
+    pub depth: usize,
+    pub threads: usize,
+    pub steps: usize,
+    /// Lower bound on the chance that one execution finds a given bug of
+    /// depth <= `depth` (0 when it underflows a double).
+    pub per_execution: f64,
+    /// Upper bound on the chance that every execution missed it.
+    pub missed: f64,
+}
+
+/// A violation `check` found, minimized.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckViolation {
+    pub property: Property,
+    /// 1-based execution that found it.
+    pub execution: usize,
+    pub found_preemptions: usize,
+    pub found_steps: usize,
+    pub minimized_preemptions: usize,
+    pub minimized_steps: usize,
+    /// Candidate schedules the minimizer ran.
+    pub candidates: usize,
+    /// Where the schedule was written (None: it could not be written; the
+    /// schedule is in `schedule` all the same).
+    pub schedule_file: Option<String>,
+    /// The minimized schedule, in the file format.
+    pub schedule: String,
+    /// The command that replays it (None without a file).
+    pub replay: Option<String>,
+    /// The minimized run.
+    pub report: RunReport,
+}
+
+/// What `portsim check` tells the user.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    pub scenario: String,
+    pub policy: String,
+    pub kernel: String,
+    /// How the interleavings were chosen (`pct depth 3 seed 0`, ...).
+    pub engine: String,
+    pub executions: usize,
+    /// Every interleaving was run: the scenario has no concurrent step,
+    /// so its one interleaving is all there is.
+    pub exhaustive: bool,
+    /// Distinct (outcomes, verdicts) signatures seen.
+    pub outcomes: Vec<String>,
+    pub max_threads: usize,
+    pub max_steps: usize,
+    /// PCT's guarantee, for a PCT search without a violation.
+    pub pct_bound: Option<PctBound>,
+    pub violation: Option<CheckViolation>,
+}
+
+impl CheckReport {
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes") + "\n"
+    }
+}
+
+/// The JSON document of an error under `--format json`.
+pub fn error_json(message: &str, exit: u8) -> String {
+    serde_json::to_string(&serde_json::json!({
+        "format_version": FORMAT_VERSION,
+        "error": message,
+        "exit": exit,
+    }))
+    .expect("error serializes")
+        + "\n"
 }
 
 fn verdict_word(v: Verdict) -> &'static str {

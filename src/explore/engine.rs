@@ -183,42 +183,53 @@ pub fn explore(
     iterations: usize,
     seed: u64,
 ) -> Result<Exploration, String> {
-    // Without a concurrent step there is one interleaving (and PCT refuses
-    // a closure that spawns nothing): run it once.
-    if !scenario
+    explore_on(scenario, policy, engine, iterations, seed, KernelKind::Sim)
+}
+
+/// Whether `scenario` has a concurrent step; without one there is a
+/// single interleaving and the engines run it once.
+pub fn has_concurrency(scenario: &Scenario) -> bool {
+    scenario
         .steps
         .iter()
         .any(|s| matches!(s, crate::scenario::Step::Concurrent(_)))
-    {
+}
+
+/// [`explore`] with every execution on the `kind` kernel backend.
+pub fn explore_on(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    engine: EngineKind,
+    iterations: usize,
+    seed: u64,
+    kind: KernelKind,
+) -> Result<Exploration, String> {
+    // Without a concurrent step there is one interleaving (and PCT refuses
+    // a closure that spawns nothing): run it once.
+    if !has_concurrency(scenario) {
         let label = "sequential scenario: its only interleaving".to_string();
-        return run_harvest(
-            scenario,
-            policy,
-            KernelKind::Sim,
-            SeededRandom::new(seed, 1),
-            label,
-        );
+        return run_harvest(scenario, policy, kind, SeededRandom::new(seed, 1), label);
     }
     let label = format!("{} seed {seed}", engine.describe());
     match engine {
         EngineKind::Random => run_harvest(
             scenario,
             policy,
-            KernelKind::Sim,
+            kind,
             SeededRandom::new(seed, iterations),
             label,
         ),
         EngineKind::Pct { depth } => run_harvest(
             scenario,
             policy,
-            KernelKind::Sim,
+            kind,
             PctScheduler::new_from_seed(seed, depth, iterations),
             label,
         ),
         EngineKind::Dfs => run_harvest(
             scenario,
             policy,
-            KernelKind::Sim,
+            kind,
             DfsScheduler::new(Some(iterations), true),
             label,
         ),
@@ -233,6 +244,17 @@ pub fn explore_portfolio(
     iterations: usize,
     seed: u64,
 ) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
+    explore_portfolio_on(scenario, policy, iterations, seed, KernelKind::Sim)
+}
+
+/// [`explore_portfolio`] on the `kind` kernel backend.
+pub fn explore_portfolio_on(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    iterations: usize,
+    seed: u64,
+    kind: KernelKind,
+) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
     let engines = [
         EngineKind::Random,
         EngineKind::Pct { depth: 2 },
@@ -243,7 +265,7 @@ pub fn explore_portfolio(
     let mut total = Exploration::default();
     let mut per = Vec::new();
     for e in engines {
-        let x = explore(scenario, policy, e, share, seed)?;
+        let x = explore_on(scenario, policy, e, share, seed, kind)?;
         per.push((e, x.executions));
         total.executions += x.executions;
         total.outcomes.extend(x.outcomes);
