@@ -172,50 +172,203 @@ fn the_minimized_counterexample_still_fails_and_is_no_larger() {
     );
 }
 
-/// The minimal counterexample of every violation found, per policy.
+/// One shipped counterexample: the minimized run of a violation found.
+struct Counterexample {
+    file: &'static str,
+    policy: &'static str,
+    engine: EngineKind,
+    seed: u64,
+    scenario: Arc<Scenario>,
+    found: portsim::explore::engine::Failure,
+    minimized: portsim::explore::minimize::Minimized,
+}
+
+impl Counterexample {
+    fn name(&self, kind: &str) -> String {
+        format!(
+            "{kind}__{}__{}",
+            self.file.trim_end_matches(".toml"),
+            self.policy
+        )
+    }
+
+    fn violation(&self) -> &portsim::check::Violation {
+        self.minimized
+            .report
+            .violation_of(self.found.property)
+            .expect("the minimized run still violates the property")
+    }
+}
+
+/// The minimal counterexample of every violation found, per policy,
+/// computed once for the tests below.
+fn counterexamples() -> &'static [Counterexample] {
+    static ALL: std::sync::OnceLock<Vec<Counterexample>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        [
+            (
+                "issue-52903.toml",
+                "moby-master",
+                EngineKind::Pct { depth: 3 },
+                0,
+            ),
+            (
+                "stale-bindings.toml",
+                "pr-52927",
+                EngineKind::Pct { depth: 3 },
+                6,
+            ),
+            ("ten-collisions.toml", "pr-52927", EngineKind::Random, 0),
+        ]
+        .into_iter()
+        .map(|(file, policy, engine, seed)| {
+            let sc = shipped(file);
+            let p = by_name(policy).unwrap();
+            let f = explore(&sc, p, engine, 5000, seed)
+                .unwrap()
+                .failure
+                .expect("violation");
+            let mut m = minimize(&sc, p, &f.recorded, f.property, 2000).unwrap();
+            m.report.expectations = None;
+            Counterexample {
+                file,
+                policy,
+                engine,
+                seed,
+                scenario: sc,
+                found: f,
+                minimized: m,
+            }
+        })
+        .collect()
+    })
+}
+
 #[test]
 fn minimal_counterexamples() {
-    for (file, policy, engine, seed) in [
-        (
-            "issue-52903.toml",
-            "moby-master",
-            EngineKind::Pct { depth: 3 },
-            0,
-        ),
-        (
-            "stale-bindings.toml",
-            "pr-52927",
-            EngineKind::Pct { depth: 3 },
-            6,
-        ),
-        ("ten-collisions.toml", "pr-52927", EngineKind::Random, 0),
-    ] {
-        let sc = shipped(file);
-        let p = by_name(policy).unwrap();
-        let f = explore(&sc, p, engine, 5000, seed)
-            .unwrap()
-            .failure
-            .expect("violation");
-        let mut m = minimize(&sc, p, &f.recorded, f.property, 2000).unwrap();
-        m.report.expectations = None;
+    for cx in counterexamples() {
+        let (f, m) = (&cx.found, &cx.minimized);
         let text = format!(
-            "{} under {policy}: {} violated (found by {} seed {seed} at execution {})\nminimized: {} preemptions, {} steps\nschedule:\n{}\n{}",
-            sc.name,
+            "{} under {}: {} violated (found by {} seed {} at execution {})\nminimized: {} preemptions, {} steps\nschedule:\n{}\n{}",
+            cx.scenario.name,
+            cx.policy,
             f.property,
-            engine.describe(),
+            cx.engine.describe(),
+            cx.seed,
             f.execution,
             m.recorded.preemptions,
             m.recorded.schedule.tasks().count(),
             m.recorded.schedule.to_text(),
             m.report.text()
         );
-        snapshot(
-            &format!(
-                "counterexample__{}__{policy}",
-                file.trim_end_matches(".toml")
-            ),
-            &text,
+        snapshot(&cx.name("counterexample"), &text);
+    }
+}
+
+/// The Mermaid diagram of every shipped counterexample, as `check
+/// --format mermaid` prints it.
+#[test]
+fn mermaid_diagrams_of_the_counterexamples() {
+    for cx in counterexamples() {
+        let d = cx.minimized.report.mermaid(Some(cx.violation()));
+        assert!(d.contains(&format!(
+            "{} VIOLATED here (step {})",
+            cx.found.property,
+            cx.violation().step
+        )));
+        snapshot(&cx.name("mermaid"), &d);
+    }
+}
+
+/// Does `text` name `token` as a whole word (so "step 3" is not found in
+/// "step 31")?
+fn names(text: &str, token: &str) -> bool {
+    text.match_indices(token).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + token.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// The story of every shipped counterexample names the failed container,
+/// the port it was given and the step, the host program that held the port
+/// and when, the port free all along, and the property. The expected values
+/// are read from the trace here, not by the story code.
+#[test]
+fn the_story_of_every_counterexample_names_container_port_step_and_property() {
+    for cx in counterexamples() {
+        let r = &cx.minimized.report;
+        let v = cx.violation();
+        let story = r.story.clone().expect("a violated run has a story");
+        assert_eq!(
+            story,
+            portsim::report::story::story(&r.trace, v).text(),
+            "the report carries the story of its first violation"
         );
+        let sentences = story.matches(". ").count() + 1;
+        assert!(
+            (3..=6).contains(&sentences),
+            "{sentences} sentences: {story}"
+        );
+        let ctx = format!("{}: {story}", cx.name("story"));
+        // The failed start: the step the violation was seen at.
+        let end = &r.trace[v.step - 1];
+        assert!(end.action.starts_with("start ") && end.result.starts_with("error"));
+        let container = end.who.as_str();
+        assert!(names(&story, container), "{ctx}");
+        assert!(names(&story, &format!("step {}", end.seq)), "{ctx}");
+        // Its last port, and the step that gave it.
+        let (step, port) = r
+            .trace
+            .iter()
+            .filter(|e| e.who == container && e.layer.ends_with("/allocator"))
+            .filter_map(|e| e.result.parse::<u16>().ok().map(|p| (e.seq, p)))
+            .next_back()
+            .expect("an allocation");
+        assert!(
+            names(&story, &format!("port {port} at step {step}")),
+            "{ctx}"
+        );
+        // Who held that port in the host when rootlesskit's bind failed.
+        let refused = r
+            .trace
+            .iter()
+            .filter(|e| e.who == container && e.layer == "host")
+            .rfind(|e| e.action.contains(&format!(":{port} ")) && e.result == "EADDRINUSE")
+            .expect("a refused host bind");
+        let holder = r.trace[..refused.seq - 1]
+            .iter()
+            .filter(|e| e.who != container && e.layer == "host")
+            .rfind(|e| e.action.contains(&format!(":{port} ")) && e.result.starts_with("ok s"))
+            .expect("a host holder");
+        assert!(names(&story, &holder.who), "{ctx}");
+        assert!(names(&story, &format!("step {}", holder.seq)), "{ctx}");
+        assert!(names(&story, &format!("step {}", refused.seq)), "{ctx}");
+        assert!(names(&story, cx.found.property.name()), "{ctx}");
+        match cx.found.property {
+            Property::Convergence => {
+                // The checker's words say which port was free.
+                let free = v
+                    .message
+                    .split("although port ")
+                    .nth(1)
+                    .and_then(|t| t.split(' ').next())
+                    .expect("the free port in the message");
+                assert!(names(&story, &format!("Port {free} was free")), "{ctx}");
+            }
+            Property::AllocatorConsistency => {
+                // "... forgot IP PROTO PORT while HOLDER still holds it".
+                let rest = v.message.split(" forgot ").nth(1).unwrap();
+                let words: Vec<&str> = rest.split(' ').collect();
+                let (lost, holder) = (words[2], words[4]);
+                assert!(
+                    names(&story, &format!("{holder} still holds {lost}")),
+                    "{ctx}"
+                );
+            }
+            other => panic!("no story check for {other}"),
+        }
     }
 }
 
@@ -272,4 +425,45 @@ fn a_schedule_from_another_scenario_is_refused() {
     let b = shipped("issue-53306.toml");
     let err = run_schedule(&b, p, &f.recorded.schedule, false, KernelKind::Sim, "x").unwrap_err();
     assert!(err.contains("does not fit"), "{err}");
+}
+
+/// A stop racing a start on one daemon with a one-port range. With the
+/// bridge lock on, the stop's unmap runs under `configNetwork` like the
+/// start's `MapPorts`, so c2 either gets the port or finds it allocated:
+/// never the probe failure of a half-done unmap. With the lock off PCT
+/// finds that failure at once.
+#[test]
+fn a_stop_under_the_bridge_lock_never_interleaves_with_a_start() {
+    let window = "failed to bind host port [::1]:32768/tcp: address already in use";
+    for policy in ["moby-master", "pr-52927"] {
+        let p = by_name(policy).unwrap();
+        let locked = explore(
+            &shipped("stop-races-start.toml"),
+            p,
+            EngineKind::Pct { depth: 3 },
+            2000,
+            0,
+        )
+        .unwrap();
+        assert!(locked.failure.is_none());
+        assert_eq!(locked.outcomes.len(), 2, "{:?}", locked.outcomes);
+        assert!(
+            locked.outcomes.iter().all(|o| !o.contains(window)),
+            "{policy}: {:?}",
+            locked.outcomes
+        );
+        let unlocked = explore(
+            &shipped("stop-races-start-unlocked.toml"),
+            p,
+            EngineKind::Pct { depth: 3 },
+            200,
+            0,
+        )
+        .unwrap();
+        assert!(
+            unlocked.outcomes.iter().any(|o| o.contains(window)),
+            "{policy}: {:?}",
+            unlocked.outcomes
+        );
+    }
 }

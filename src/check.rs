@@ -69,6 +69,47 @@ pub struct Violation {
     pub property: Property,
     pub step: usize,
     pub message: String,
+    /// What the checker pointed at, in fields (the counterexample's story
+    /// reads these rather than the message).
+    pub evidence: Evidence,
+}
+
+/// The structured part of a violation: the container it is about and the
+/// port in question, where the checker knows them. Convergence: the
+/// failed container and the port that was free all along;
+/// allocator-consistency: the container still holding a forgotten port
+/// (none for a leak) and that port; error-fidelity: the container.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+/// A checker's finding: its message and its evidence.
+struct Finding {
+    message: String,
+    evidence: Evidence,
+}
+
+impl From<String> for Finding {
+    fn from(message: String) -> Finding {
+        Finding {
+            message,
+            evidence: Evidence::default(),
+        }
+    }
+}
+
+fn finding(message: String, container: Option<&str>, port: Option<u16>) -> Finding {
+    Finding {
+        message,
+        evidence: Evidence {
+            container: container.map(str::to_string),
+            port,
+        },
+    }
 }
 
 /// Collects violations during a run.
@@ -92,7 +133,8 @@ impl Checker {
         self.work.load(Ordering::Relaxed)
     }
 
-    fn report(&self, w: &World, property: Property, message: String) {
+    fn report(&self, w: &World, property: Property, finding: impl Into<Finding>) {
+        let Finding { message, evidence } = finding.into();
         let step = w.trace.len();
         let mut v = crate::sync::state(&self.state);
         if !v
@@ -103,6 +145,7 @@ impl Checker {
                 property,
                 step,
                 message,
+                evidence,
             });
         }
     }
@@ -338,7 +381,7 @@ fn held_reservations(w: &World, di: usize) -> BTreeMap<Reservation, String> {
 
 /// Allocator consistency: the daemon's reservations are exactly the ports
 /// its live mappings hold.
-fn allocator_consistency(w: &World, di: usize) -> Vec<String> {
+fn allocator_consistency(w: &World, di: usize) -> Vec<Finding> {
     let d = &w.daemons[di];
     let held = held_reservations(w, di);
     let have: BTreeSet<Reservation> = d.allocator.reservations().into_iter().collect();
@@ -346,17 +389,25 @@ fn allocator_consistency(w: &World, di: usize) -> Vec<String> {
     let mut msgs = Vec::new();
     for r in &have {
         if !held.contains_key(r) {
-            msgs.push(format!(
-                "{} allocator reserves {} {} {} that no live mapping holds (leak)",
-                d.name, r.0, r.1, r.2
+            msgs.push(finding(
+                format!(
+                    "{} allocator reserves {} {} {} that no live mapping holds (leak)",
+                    d.name, r.0, r.1, r.2
+                ),
+                None,
+                Some(r.2),
             ));
         }
     }
     for (r, c) in &held {
         if !have.contains(r) {
-            msgs.push(format!(
-                "{} allocator forgot {} {} {} while {c} still holds it",
-                d.name, r.0, r.1, r.2
+            msgs.push(finding(
+                format!(
+                    "{} allocator forgot {} {} {} while {c} still holds it",
+                    d.name, r.0, r.1, r.2
+                ),
+                Some(c),
+                Some(r.2),
             ));
         }
     }
@@ -423,7 +474,7 @@ fn leftovers(w: &World) -> Vec<String> {
 
 /// Convergence: a dynamic group that failed had no port free in both
 /// namespaces (or the occupants exceeded the scenario's budget).
-fn convergence(w: &World, c: usize) -> Option<String> {
+fn convergence(w: &World, c: usize) -> Option<Finding> {
     let cfg = &w.scenario.containers[c];
     let d = &w.daemons[cfg.daemon];
     let group = d.bridge.failed_group(&cfg.name)?;
@@ -454,10 +505,14 @@ fn convergence(w: &World, c: usize) -> Option<String> {
             && !freed.contains(p)
             && group_free(w, cfg.daemon, &group, *p, &reservations)
     })?;
-    Some(format!(
-        "{}'s -p group {} failed although port {free} was free in both namespaces since its last allocation ({occupied} host port(s) of {lo}-{hi} held by occupants)",
-        cfg.name,
-        crate::mapper::common::describe_group(&group)
+    Some(finding(
+        format!(
+            "{}'s -p group {} failed although port {free} was free in both namespaces since its last allocation ({occupied} host port(s) of {lo}-{hi} held by occupants)",
+            cfg.name,
+            crate::mapper::common::describe_group(&group)
+        ),
+        Some(&cfg.name),
+        Some(free),
     ))
 }
 
@@ -593,7 +648,7 @@ fn last_forward_error(w: &World, name: &str) -> Option<String> {
 
 /// Error fidelity: the user reads moby's wrapping around the error that
 /// actually stopped the start.
-fn error_fidelity(w: &World, c: usize) -> Option<String> {
+fn error_fidelity(w: &World, c: usize) -> Option<Finding> {
     let cfg = &w.scenario.containers[c];
     let ep = &w.endpoints[c];
     let outcome = crate::sync::state(&w.outcomes)[c].clone()?;
@@ -603,15 +658,23 @@ fn error_fidelity(w: &World, c: usize) -> Option<String> {
         ep.name, ep.id
     );
     let Some(inner) = text.strip_prefix(&prefix) else {
-        return Some(format!(
-            "{} failed with {text:?}, which lacks moby's wrapping",
-            cfg.name
+        return Some(finding(
+            format!(
+                "{} failed with {text:?}, which lacks moby's wrapping",
+                cfg.name
+            ),
+            Some(&cfg.name),
+            None,
         ));
     };
     match last_forward_error(w, &cfg.name) {
-        Some(leaf) if leaf != inner => Some(format!(
-            "{} reports {inner:?} but the error that stopped it was {leaf:?}",
-            cfg.name
+        Some(leaf) if leaf != inner => Some(finding(
+            format!(
+                "{} reports {inner:?} but the error that stopped it was {leaf:?}",
+                cfg.name
+            ),
+            Some(&cfg.name),
+            None,
         )),
         _ => None,
     }

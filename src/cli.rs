@@ -3,10 +3,10 @@
 //! Exit codes: 0 every property held, 1 a property was violated, 2 a bad
 //! scenario file, schedule or flag (one message, nothing else printed), 3
 //! an internal error, 4 (`run`) the properties held but the scenario's
-//! `[expect.POLICY]` was not met. Output is assembled in full before it is
-//! written. Under `--format json` every outcome is one JSON document on
-//! stdout, errors included (`{"format_version", "error", "exit"}`), and
-//! stderr stays empty.
+//! `[expect.POLICY]` was not met (130: `check` interrupted). Output is
+//! assembled in full before it is written. Under `--format json` every
+//! outcome is one JSON document on stdout, errors included
+//! (`{"format_version", "error", "exit"}`), and stderr stays empty.
 
 #[cfg(not(feature = "os-threads"))]
 use crate::explore::schedule::Schedule;
@@ -32,8 +32,19 @@ pub struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Stable text (the default).
     Text,
+    /// The same report as JSON.
     Json,
+    /// A Mermaid sequence diagram of the trace (of the counterexample, for
+    /// `check`), to paste into a ```mermaid fence.
+    Mermaid,
+    /// One Markdown block for a pull-request comment: verdicts, story,
+    /// diagram, replay command.
+    Markdown,
+    /// `run` only: the outcomes as an `[expect.POLICY]` table to paste into
+    /// the scenario file.
+    Expect,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -94,6 +105,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
         kernel: KernelArg,
     },
+    /// Check scenario files without running them: prints one line per
+    /// file, every error on its own line; exits 2 if any file is bad.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the shipped scenarios with their one-line descriptions.
+    List {
+        /// Directory to list (default: ./scenarios, else the source tree's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
     /// uncontrolled testing. Needs the `os-threads` build
@@ -139,6 +163,7 @@ const EXIT_STATUS_HELP: &str = "\nExit status:
   2 a bad scenario file, schedule or flag (one line: file:line:column and what was expected)
   3 an internal error
   4 the properties held but the scenario's [expect.POLICY] was not met (run)
+  130 check interrupted (Ctrl-C)
 With --format json every outcome is one JSON document on stdout, errors too:
   {\"format_version\": 1, \"error\": \"...\", \"exit\": N}
 ";
@@ -153,12 +178,12 @@ fn fail(code: u8, msg: &str) -> ExitCode {
     fail_as(Format::Text, code, msg)
 }
 
-/// Report an error in `format`: one `portsim: ...` line on stderr, or one
-/// JSON document on stdout.
+/// Report an error in `format`: one `portsim: ...` line on stderr, or
+/// (`--format json`) one JSON document on stdout.
 fn fail_as(format: Format, code: u8, msg: &str) -> ExitCode {
     match format {
-        Format::Text => eprintln!("portsim: {msg}"),
         Format::Json => emit(&crate::report::error_json(msg, code)),
+        _ => eprintln!("portsim: {msg}"),
     }
     ExitCode::from(code)
 }
@@ -221,17 +246,22 @@ pub fn main() -> ExitCode {
             kernel,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
-            let args = CheckArgs {
-                engine,
-                iterations,
-                depth,
-                seed,
-                out,
-                format,
-                kernel,
-            };
-            check_cmd(&scenario, policy, &args)
+            check_cmd(
+                &scenario,
+                policy,
+                CheckArgs {
+                    engine,
+                    iterations,
+                    depth,
+                    seed,
+                    out,
+                    format,
+                    kernel,
+                },
+            )
         }
+        Command::Validate { files } => validate_cmd(&files),
+        Command::List { dir } => list_cmd(dir),
         Command::Stress {
             scenario,
             policy,
@@ -255,7 +285,36 @@ fn load_as(
 ) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
     crate::scenario::load(path)
         .map(Arc::new)
-        .map_err(|e| fail_as(format, 2, &e.to_string()))
+        .map_err(|e| fail_as(format, 2, &crate::catalog::scenario_error(&e)))
+}
+
+fn validate_cmd(files: &[PathBuf]) -> ExitCode {
+    let v = crate::catalog::validate(files);
+    emit(
+        &v.ok_lines
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    for e in &v.error_lines {
+        eprintln!("portsim: {e}");
+    }
+    ExitCode::from(if v.error_lines.is_empty() { 0 } else { 2 })
+}
+
+fn list_cmd(dir: Option<PathBuf>) -> ExitCode {
+    let dir = dir.unwrap_or_else(crate::catalog::default_dir);
+    match crate::catalog::list(&dir) {
+        Ok(entries) => {
+            emit(&crate::catalog::list_text(&entries));
+            ExitCode::from(if entries.iter().all(|(_, r)| r.is_ok()) {
+                0
+            } else {
+                2
+            })
+        }
+        Err(e) => fail(2, &e),
+    }
 }
 
 /// The backend a flag names, refused up front when this scenario or this
@@ -275,12 +334,12 @@ fn kernel_for_as(
     kernel: KernelArg,
     format: Format,
 ) -> Result<KernelKind, ExitCode> {
+    let fail = |code: u8, msg: &str| fail_as(format, code, msg);
     match kernel {
         KernelArg::Sim => Ok(KernelKind::Sim),
         KernelArg::Linux => {
             if let Some(why) = explore::linux_refusal(sc) {
-                return Err(fail_as(
-                    format,
+                return Err(fail(
                     2,
                     &format!(
                         "{}: runs on the simulated kernel only: {why}",
@@ -290,8 +349,7 @@ fn kernel_for_as(
             }
             #[cfg(target_os = "linux")]
             if let Err(why) = crate::kernel::linux::available() {
-                return Err(fail_as(
-                    format,
+                return Err(fail(
                     2,
                     &format!("--kernel linux needs network namespaces: {why}"),
                 ));
@@ -364,6 +422,20 @@ fn run_cmd(
     emit(&match format {
         Format::Text => report.text(),
         Format::Json => report.json(),
+        Format::Mermaid => report.mermaid(None),
+        Format::Expect => report.expect_table(),
+        Format::Markdown => crate::report::markdown::check(&crate::report::markdown::CheckBlock {
+            title: format!("{} under {}", report.scenario, report.policy),
+            summary: vec![format!(
+                "portsim run {}: {}",
+                scenario.display(),
+                report.schedule
+            )],
+            counterexample: report.first_violation().map(|v| (&report, v.property)),
+            executions: 1,
+            replay: None,
+            schedule: None,
+        }),
     });
     ExitCode::from(run_status(&report))
 }
@@ -417,7 +489,7 @@ fn stress_cmd(
     }
 }
 
-/// `portsim check`'s flags after clap.
+/// `check`'s flags after the scenario and policy.
 pub struct CheckArgs {
     pub engine: EngineArg,
     pub iterations: usize,
@@ -468,7 +540,7 @@ fn engine_flag_error(a: &CheckArgs) -> Option<String> {
 
 /// Make sure `out` is a folder `check` can write in, before searching:
 /// create it, write and remove a probe file. Returns whether this call
-/// created it.
+/// created it (and removes it again on failure).
 fn prepare_out(out: &std::path::Path) -> Result<bool, String> {
     let existed = out.is_dir();
     std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
@@ -485,7 +557,7 @@ fn prepare_out(out: &std::path::Path) -> Result<bool, String> {
 }
 
 #[cfg(feature = "os-threads")]
-fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: &CheckArgs) -> ExitCode {
+fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: CheckArgs) -> ExitCode {
     fail(
         2,
         "this build (--features os-threads) runs `stress` only; build without it for `run` and `check`",
@@ -496,22 +568,28 @@ fn check_cmd(_: &std::path::Path, _: &'static dyn mapper::Policy, _: &CheckArgs)
 fn check_cmd(
     path: &std::path::Path,
     policy: &'static dyn crate::mapper::Policy,
-    a: &CheckArgs,
+    a: CheckArgs,
 ) -> ExitCode {
     use crate::explore::engine::{EngineKind, explore_on, explore_portfolio_on, has_concurrency};
-    use crate::report::{CheckReport, CheckViolation, FORMAT_VERSION};
-    let format = a.format;
-    let fail = |code: u8, msg: &str| fail_as(format, code, msg);
-    if let Some(e) = engine_flag_error(a) {
+    use crate::report::FORMAT_VERSION;
+    use crate::report::markdown::{self, CheckBlock};
+    let fail = |code: u8, msg: &str| fail_as(a.format, code, msg);
+    if a.format == Format::Expect {
+        return fail(
+            2,
+            "--format expect is for `portsim run` (the outcomes of one interleaving)",
+        );
+    }
+    if let Some(e) = engine_flag_error(&a) {
         return fail(2, &e);
     }
     let depth = a.depth.unwrap_or(DEFAULT_DEPTH);
     let seed = a.seed.unwrap_or(DEFAULT_SEED);
-    let sc = match load_as(path, format) {
+    let sc = match load_as(path, a.format) {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let kind = match kernel_for_as(&sc, path, a.kernel, format) {
+    let kind = match kernel_for_as(&sc, path, a.kernel, a.format) {
         Ok(k) => k,
         Err(c) => return c,
     };
@@ -528,20 +606,28 @@ fn check_cmd(
         }
     };
     let sequential = !has_concurrency(&sc);
+    let live = crate::progress::Live::start(a.iterations, a.format != Format::Json);
+    let hooks = live.hooks();
     let (x, label) = if sequential {
-        match explore_on(&sc, policy, EngineKind::Random, 1, seed, kind) {
+        match explore_on(&sc, policy, EngineKind::Random, 1, seed, kind, &hooks) {
             Ok(x) => (
                 x,
                 "the only interleaving: the scenario has no concurrent step".to_string(),
             ),
-            Err(e) => return fail(3, &e),
+            Err(e) => {
+                live.finish();
+                return fail(3, &e);
+            }
         }
     } else {
         match a.engine {
             EngineArg::Portfolio => {
-                match explore_portfolio_on(&sc, policy, a.iterations, seed, kind) {
+                match explore_portfolio_on(&sc, policy, a.iterations, seed, kind, &hooks) {
                     Ok((x, _)) => (x, format!("portfolio seed {seed}")),
-                    Err(e) => return fail(3, &e),
+                    Err(e) => {
+                        live.finish();
+                        return fail(3, &e);
+                    }
                 }
             }
             e => {
@@ -554,58 +640,106 @@ fn check_cmd(
                     EngineKind::Dfs => engine.describe(),
                     _ => format!("{} seed {seed}", engine.describe()),
                 };
-                match explore_on(&sc, policy, engine, a.iterations, seed, kind) {
+                match explore_on(&sc, policy, engine, a.iterations, seed, kind, &hooks) {
                     Ok(x) => (x, label),
-                    Err(e) => return fail(3, &e),
+                    Err(e) => {
+                        live.finish();
+                        return fail(3, &e);
+                    }
                 }
             }
         }
     };
-    let mut report = CheckReport {
-        format_version: FORMAT_VERSION,
-        scenario: sc.name.clone(),
-        policy: policy.name().to_string(),
-        kernel: kind.name().to_string(),
-        engine: label.clone(),
-        executions: x.executions,
-        exhaustive: sequential,
-        outcomes: x.outcomes.iter().cloned().collect(),
-        max_threads: x.max_threads,
-        max_steps: x.max_steps,
-        pct_bound: None,
-        violation: None,
+    let runs = |n: usize| {
+        if n == 1 {
+            "1 execution".to_string()
+        } else {
+            format!("{n} executions")
+        }
     };
+    let title = format!("{} under {}", sc.name, policy.name());
     let Some(f) = x.failure else {
+        live.finish();
+        let interrupted = live.interrupted();
+        let mut lines = vec![if interrupted {
+            format!(
+                "{title}: interrupted after {} of {} executions ({label}): no violation in those; {} distinct outcomes; up to {} threads and {} scheduling steps",
+                x.executions,
+                a.iterations,
+                x.outcomes.len(),
+                x.max_threads,
+                x.max_steps
+            )
+        } else {
+            format!(
+                "{title}: no violation in {} ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps",
+                runs(x.executions),
+                x.outcomes.len(),
+                x.max_threads,
+                x.max_steps
+            )
+        }];
         if created_out {
             let _ = std::fs::remove_dir(&a.out);
         }
-        if a.engine == EngineArg::Pct && !sequential {
-            report.pct_bound = Some(pct_bound_of(
-                x.executions,
-                x.max_threads,
-                x.max_steps,
-                depth,
-            ));
+        let bound = (a.engine == EngineArg::Pct && !sequential)
+            .then(|| pct_bound_of(x.executions, x.max_threads, x.max_steps, depth));
+        if let Some(b) = &bound {
+            lines.push(pct_bound_text(b));
         }
-        emit(&match format {
-            Format::Json => report.json(),
-            Format::Text => check_text(&report),
+        let outcomes: Vec<String> = x
+            .outcomes
+            .iter()
+            .map(|o| format!("  outcome: {o}"))
+            .collect();
+        emit(&match a.format {
+            Format::Json => json_line(&serde_json::json!({
+                "format_version": FORMAT_VERSION,
+                "scenario": sc.name,
+                "policy": policy.name(),
+                "kernel": kind.name(),
+                "search": label,
+                "executions": x.executions,
+                "exhaustive": sequential,
+                "interrupted": interrupted,
+                "violation": null,
+                "pct_bound": bound,
+                "outcomes": x.outcomes,
+            })),
+            Format::Markdown => markdown::check(&CheckBlock {
+                title,
+                summary: lines,
+                counterexample: None,
+                executions: x.executions,
+                replay: None,
+                schedule: None,
+            }),
+            _ => lines
+                .iter()
+                .chain(&outcomes)
+                .map(|l| format!("{l}\n"))
+                .collect(),
         });
-        return ExitCode::from(0);
+        return ExitCode::from(if interrupted {
+            crate::progress::INTERRUPTED
+        } else {
+            0
+        });
     };
-    let mut m = match crate::explore::minimize::minimize_on(
-        &sc,
-        policy,
-        &f.recorded,
-        f.property,
-        4000,
-        kind,
-    ) {
+    live.note("violation found; minimizing");
+    let m = crate::explore::minimize::minimize_on(&sc, policy, &f.recorded, f.property, 4000, kind);
+    live.finish();
+    let mut m = match m {
         Ok(m) => m,
         Err(e) => return fail(3, &e),
     };
     // Expectations describe the scenario's own seed, not this schedule.
     m.report.expectations = None;
+    let story = m
+        .report
+        .violation_of(f.property)
+        .map(|v| crate::report::story::story(&m.report.trace, v).text());
+    m.report.story = story.clone();
     // The scenario's name comes from the file: never a path by itself.
     let file = a.out.join(crate::paths::file_component(&format!(
         "{}-{}-{}.schedule",
@@ -622,36 +756,91 @@ fn check_cmd(
         f.execution,
         m.recorded.schedule.to_text()
     );
+    // Everything found is printed below whether or not this write works.
     let written = write_atomic(&file, &body);
+    let found = format!(
+        "{title}: {} VIOLATED, found by {label} at execution {} of {}",
+        f.property, f.execution, x.executions
+    );
+    let minimized = format!(
+        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)",
+        f.recorded.preemptions,
+        f.recorded.schedule.tasks().count(),
+        m.recorded.preemptions,
+        m.recorded.schedule.tasks().count(),
+        m.tries
+    );
     let kernel_flag = if kind == KernelKind::Linux {
         " --kernel linux"
     } else {
         ""
     };
-    report.violation = Some(CheckViolation {
-        property: f.property,
-        execution: f.execution,
-        found_preemptions: f.recorded.preemptions,
-        found_steps: f.recorded.schedule.tasks().count(),
-        minimized_preemptions: m.recorded.preemptions,
-        minimized_steps: m.recorded.schedule.tasks().count(),
-        candidates: m.tries,
-        schedule_file: written.is_ok().then(|| file.display().to_string()),
-        schedule: m.recorded.schedule.to_text(),
-        replay: written.is_ok().then(|| {
-            format!(
-                "portsim run {} --policy {}{kernel_flag} --schedule {}",
-                path.display(),
-                policy.name(),
-                file.display()
-            )
+    let replay = format!(
+        "portsim run {} --policy {}{kernel_flag} --schedule {}",
+        path.display(),
+        policy.name(),
+        file.display()
+    );
+    let (schedule_file, replay) = match &written {
+        Ok(()) => (Some(file.display().to_string()), Some(replay)),
+        Err(_) => (None, None),
+    };
+    emit(&match a.format {
+        Format::Json => json_line(&serde_json::json!({
+            "format_version": FORMAT_VERSION,
+            "scenario": sc.name,
+            "policy": policy.name(),
+            "kernel": kind.name(),
+            "search": label,
+            "executions": x.executions,
+            "exhaustive": sequential,
+            "interrupted": false,
+            "violation": {
+                "property": f.property,
+                "execution": f.execution,
+                "preemptions": m.recorded.preemptions,
+                "steps": m.recorded.schedule.tasks().count(),
+            },
+            "story": story,
+            "schedule_file": schedule_file,
+            "schedule": m.recorded.schedule.to_text(),
+            "replay": replay,
+            "report": m.report,
+        })),
+        Format::Mermaid => m.report.mermaid(m.report.violation_of(f.property)),
+        Format::Markdown => markdown::check(&CheckBlock {
+            title,
+            summary: vec![found, minimized],
+            counterexample: Some((&m.report, f.property)),
+            executions: x.executions,
+            replay: replay.clone(),
+            schedule: Some((
+                schedule_file
+                    .clone()
+                    .unwrap_or_else(|| "(not written)".to_string()),
+                body.clone(),
+            )),
         }),
-        report: m.report,
-    });
-    // Everything found is printed, whether or not the file could be written.
-    emit(&match format {
-        Format::Json => report.json(),
-        Format::Text => check_text(&report),
+        Format::Text | Format::Expect => {
+            let mut s = format!("{found}\n{minimized}\n\n");
+            if let Some(story) = &story {
+                s.push_str("story:\n");
+                s.push_str(&wrap(story, 76, "  "));
+                s.push('\n');
+            }
+            s.push_str(&m.report.text());
+            match (&schedule_file, &replay) {
+                (Some(file), Some(replay)) => {
+                    s.push_str(&format!("\nschedule written to {file}\n"));
+                    s.push_str(&format!("replay: {replay}\n"));
+                }
+                _ => {
+                    s.push_str("\nschedule (NOT written to a file):\n");
+                    s.push_str(&m.recorded.schedule.to_text());
+                }
+            }
+            s
+        }
     });
     if let Err(e) = written {
         return fail(
@@ -662,57 +851,30 @@ fn check_cmd(
     ExitCode::from(1)
 }
 
-/// `check`'s text output.
-fn check_text(r: &crate::report::CheckReport) -> String {
-    let mut s = String::new();
-    let Some(v) = &r.violation else {
-        let runs = if r.executions == 1 {
-            "1 execution".to_string()
-        } else {
-            format!("{} executions", r.executions)
-        };
-        s.push_str(&format!(
-            "{} under {}: no violation in {runs} ({}); {} distinct outcomes; up to {} threads and {} scheduling steps\n",
-            r.scenario,
-            r.policy,
-            r.engine,
-            r.outcomes.len(),
-            r.max_threads,
-            r.max_steps
-        ));
-        if let Some(b) = &r.pct_bound {
-            s.push_str(&pct_bound_text(b));
-            s.push('\n');
+#[cfg(not(feature = "os-threads"))]
+fn json_line(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON serializes") + "\n"
+}
+
+/// `text` in lines of at most `width` characters (words kept whole), each
+/// starting with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
         }
-        for o in &r.outcomes {
-            s.push_str(&format!("  outcome: {o}\n"));
+        if !line.is_empty() {
+            line.push(' ');
         }
-        return s;
-    };
-    s.push_str(&format!(
-        "{} under {}: {} VIOLATED, found by {} at execution {} of {}\n",
-        r.scenario, r.policy, v.property, r.engine, v.execution, r.executions
-    ));
-    s.push_str(&format!(
-        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)\n\n",
-        v.found_preemptions,
-        v.found_steps,
-        v.minimized_preemptions,
-        v.minimized_steps,
-        v.candidates
-    ));
-    s.push_str(&v.report.text());
-    match (&v.schedule_file, &v.replay) {
-        (Some(file), Some(replay)) => {
-            s.push_str(&format!("\nschedule written to {file}\n"));
-            s.push_str(&format!("replay: {replay}\n"));
-        }
-        _ => {
-            s.push_str("\nschedule (NOT written to a file):\n");
-            s.push_str(&v.schedule);
-        }
+        line.push_str(word);
     }
-    s
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
 }
 
 /// PCT's guarantee: one execution finds a given bug of depth d with

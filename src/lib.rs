@@ -1,9 +1,11 @@
 //! portsim: deterministic simulation and model checking of how rootless
-//! Docker maps published ports. See DESIGN.md in the steering repository
-//! and README.md for the layers; each module says which Go code it mirrors.
+//! Docker maps published ports. See docs/design.md for the layers and
+//! docs/system.md for the Go code; each module says which Go code it mirrors.
 
 pub mod allocator;
 pub mod bridge;
+#[cfg(not(loom))]
+pub mod catalog;
 pub mod check;
 #[cfg(not(loom))]
 pub mod cli;
@@ -13,6 +15,8 @@ pub mod kernel;
 pub mod mapper;
 pub mod occupant;
 pub mod paths;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod progress;
 pub mod report;
 pub mod rootlesskit;
 pub mod scenario;

@@ -149,6 +149,92 @@ pub fn container_addrs(n: usize) -> Option<(std::net::Ipv4Addr, std::net::Ipv6Ad
     Some((v4, v6))
 }
 
+/// A step of a start or stop that runs against a network namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetnsStep {
+    /// `portallocator.Get()`'s one-time `newInstance`: reading
+    /// `ip_local_port_range` and `ip_local_reserved_ports` from
+    /// `/proc/sys/net/ipv4` (a per-namespace file: the reading thread's).
+    ReadSysctls,
+    /// The `OSAllocator` bind/listen probe in `MapPorts`.
+    Probe,
+    /// rootlesskit's `net.Listen` for `AddPort` (its parent process).
+    RootlesskitListen,
+    /// docker-proxy holding the probe's socket.
+    DockerProxy,
+}
+
+/// Which namespace a step runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Child,
+    Host,
+}
+
+/// One row of [`NETNS_BY_MODE`].
+pub struct NetnsRow {
+    pub step: NetnsStep,
+    /// rootlesskit without `--detach-netns`: dockerd is its child process
+    /// inside the child namespace.
+    pub attached: Side,
+    /// `--detach-netns` (the default of `dockerd-rootless.sh` at
+    /// b985e2313a): dockerd runs in the host namespace and enters the
+    /// detached one (`$ROOTLESSKIT_STATE_DIR/netns`) only inside
+    /// `rootless.RunInNetNS`.
+    pub detached: Side,
+}
+
+/// Where each step runs, by mode, read from moby b985e2313a and
+/// rootlesskit e780dd3 (README "Namespaces by mode" gives the sources).
+/// The start is `daemon.allocateNetwork` inside `daemon.runInNetNS`
+/// (`daemon/start_linux.go`) and the stop's `sb.Delete` inside it too
+/// (`releaseNetwork`, `daemon/container_operations.go`), so every dockerd
+/// step of a start or stop runs on a thread in the child namespace in
+/// both modes. The allocator's first `Get()` is inside that too unless
+/// dockerd listens on TCP (`-H tcp://`, `--metrics-addr`:
+/// `allocateDaemonPort` on the main thread, in the host namespace under
+/// `--detach-netns`); scenarios have no TCP listener, so that case is not
+/// modelled. rootlesskit's parent never leaves the host namespace.
+pub const NETNS_BY_MODE: &[NetnsRow] = &[
+    NetnsRow {
+        step: NetnsStep::ReadSysctls,
+        attached: Side::Child,
+        detached: Side::Child,
+    },
+    NetnsRow {
+        step: NetnsStep::Probe,
+        attached: Side::Child,
+        detached: Side::Child,
+    },
+    NetnsRow {
+        step: NetnsStep::RootlesskitListen,
+        attached: Side::Host,
+        detached: Side::Host,
+    },
+    NetnsRow {
+        step: NetnsStep::DockerProxy,
+        attached: Side::Child,
+        detached: Side::Child,
+    },
+];
+
+/// The namespace `step` runs in for a daemon whose child namespace is
+/// `child`, under `detach_netns`, looked up in `table`.
+pub fn step_ns(table: &[NetnsRow], step: NetnsStep, detach_netns: bool, child: NsId) -> NsId {
+    let row = table
+        .iter()
+        .find(|r| r.step == step)
+        .expect("every step has a row");
+    match if detach_netns {
+        row.detached
+    } else {
+        row.attached
+    } {
+        Side::Child => child,
+        Side::Host => NsId::HOST,
+    }
+}
+
 fn ns_configs(s: &Scenario) -> Vec<NsConfig> {
     let host = NsConfig {
         ip_unprivileged_port_start: s.host.unprivileged_port_start,
@@ -191,12 +277,13 @@ impl World {
                     },
                 )),
             };
+            let at = |step| step_ns(NETNS_BY_MODE, step, d.detach_netns, ns);
             daemons.push(Daemon {
                 name: d.name.clone(),
-                ns,
+                ns: at(NetnsStep::Probe),
                 allocator: PortAllocator::from_namespace(
                     &kernel,
-                    ns,
+                    at(NetnsStep::ReadSysctls),
                     &format!("{}/allocator", d.name),
                 ),
                 pdc: PortDriverClient::new(driver),
@@ -272,9 +359,7 @@ impl World {
             format!("start {}", cfg.name),
             "",
         );
-        let r = d
-            .bridge
-            .program_external_connectivity(&env, self.policy, &cfg.name, ep);
+        let r = d.bridge.join(&env, self.policy, &cfg.name, ep);
         let outcome = match &r {
             Ok(b) => {
                 let mut ports: Vec<u16> = Vec::new();
@@ -334,26 +419,47 @@ impl World {
         }
     }
 
-    /// Stop container `c`: `Leave` -> `releasePorts` (no `configNetwork`).
+    /// Stop container `c`: the port part of `Endpoint.sbLeave`
+    /// (`daemon/libnetwork/endpoint.go`, b985e2313a): first
+    /// `ProgramExternalConnectivity(nid, eid, "", "")`, which unmaps the
+    /// endpoint's bindings under `configNetwork`, then `Leave` ->
+    /// `releasePorts` without it. `sbLeave` only logs either error (as a
+    /// warning), so the stop itself always succeeds.
     pub fn stop(&self, c: usize) {
         let cfg = &self.scenario.containers[c];
         let d = &self.daemons[cfg.daemon];
         let env = d.env(&self.kernel);
+        let ep = &self.endpoints[c];
+        let layer = format!("{}/daemon", d.name);
         self.set_phase(c, Phase::Stopping);
-        let r = d
-            .bridge
-            .release_ports(&env, self.policy, &cfg.name, &self.endpoints[c]);
+        if let Err(e) =
+            d.bridge
+                .program_external_connectivity(&env, self.policy, &cfg.name, ep, false)
+        {
+            self.trace.emit(
+                &cfg.name,
+                &layer,
+                format!(
+                    "warning: driver failed revoking external connectivity on endpoint: {}",
+                    e.text.replace('\n', "; ")
+                ),
+                "",
+            );
+        }
+        if let Err(e) = d.bridge.leave(&env, self.policy, &cfg.name, ep) {
+            self.trace.emit(
+                &cfg.name,
+                &layer,
+                format!(
+                    "warning: driver error disconnecting container: {}",
+                    e.text.replace('\n', "; ")
+                ),
+                "",
+            );
+        }
         self.set_phase(c, Phase::Stopped);
-        let res = match r {
-            Ok(()) => String::new(),
-            Err(e) => format!("error: {}", e.text.replace('\n', "; ")),
-        };
-        self.trace.emit(
-            &cfg.name,
-            &format!("{}/daemon", d.name),
-            format!("stop {}", cfg.name),
-            res,
-        );
+        self.trace
+            .emit(&cfg.name, &layer, format!("stop {}", cfg.name), "");
     }
 
     fn act(&self, a: Action) {
@@ -453,5 +559,53 @@ mod tests {
         assert_eq!(v4.len(), 300);
         assert_eq!(v4.iter().collect::<BTreeSet<_>>().len(), 300);
         assert_eq!(v4[299].to_string(), "172.17.1.45");
+    }
+
+    #[test]
+    fn every_step_has_one_row() {
+        for step in [
+            NetnsStep::ReadSysctls,
+            NetnsStep::Probe,
+            NetnsStep::RootlesskitListen,
+            NetnsStep::DockerProxy,
+        ] {
+            assert_eq!(NETNS_BY_MODE.iter().filter(|r| r.step == step).count(), 1);
+        }
+    }
+
+    #[test]
+    fn the_daemon_steps_run_in_the_child_in_both_modes() {
+        let child = NsId::child(0);
+        for detach in [false, true] {
+            assert_eq!(
+                step_ns(NETNS_BY_MODE, NetnsStep::ReadSysctls, detach, child),
+                child
+            );
+            assert_eq!(
+                step_ns(NETNS_BY_MODE, NetnsStep::Probe, detach, child),
+                child
+            );
+            assert_eq!(
+                step_ns(NETNS_BY_MODE, NetnsStep::RootlesskitListen, detach, child),
+                NsId::HOST
+            );
+        }
+    }
+
+    #[test]
+    fn a_host_row_sends_the_step_to_the_host_under_that_mode_only() {
+        // The unmodelled TCP-listener case: the first Get() on dockerd's
+        // main thread.
+        let table = [NetnsRow {
+            step: NetnsStep::ReadSysctls,
+            attached: Side::Child,
+            detached: Side::Host,
+        }];
+        let child = NsId::child(1);
+        assert_eq!(
+            step_ns(&table, NetnsStep::ReadSysctls, true, child),
+            NsId::HOST
+        );
+        assert_eq!(step_ns(&table, NetnsStep::ReadSysctls, false, child), child);
     }
 }

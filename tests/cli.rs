@@ -341,8 +341,9 @@ fn check_speaks_json_with_a_format_version() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     assert_eq!(v["format_version"], 1);
     assert_eq!(v["violation"]["property"], "convergence");
-    assert_eq!(v["violation"]["report"]["format_version"], 1);
-    let file = v["violation"]["schedule_file"].as_str().unwrap();
+    assert_eq!(v["report"]["format_version"], 1);
+    assert_eq!(v["kernel"], "sim");
+    let file = v["schedule_file"].as_str().unwrap();
     assert!(std::path::Path::new(file).starts_with(&dir), "{file}");
     let held = portsim(&[
         "check",
@@ -423,4 +424,122 @@ fn errors_under_format_json_are_one_json_document_on_stdout() {
 fn a_device_or_huge_file_is_refused_with_its_size_limit() {
     let e = assert_refused(&portsim(&["run", "/dev/zero"]));
     assert!(e.contains("larger than 1048576 bytes"), "{e}");
+}
+
+#[test]
+fn format_expect_prints_a_table_that_the_scenario_then_meets() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/issue-52903.toml"),
+    )
+    .unwrap();
+    let mut body = text[..text.find("[expect.").unwrap()].to_string();
+    for p in ["moby-master", "pr-52927"] {
+        let out = portsim(&[
+            "run",
+            "scenarios/issue-52903.toml",
+            "--policy",
+            p,
+            "--format",
+            "expect",
+        ]);
+        body.push_str(&String::from_utf8(out.stdout).unwrap());
+    }
+    let dir = std::env::temp_dir().join(format!("portsim-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("x.toml");
+    std::fs::write(&f, body).unwrap();
+    for p in ["moby-master", "pr-52927"] {
+        let out = portsim(&["run", f.to_str().unwrap(), "--policy", p]);
+        let t = String::from_utf8(out.stdout).unwrap();
+        assert!(t.contains(&format!("expectations for {p}: all met")), "{t}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn validate_and_list() {
+    let ok = portsim(&[
+        "validate",
+        "scenarios/issue-53153.toml",
+        "scenarios/range-one-busy.toml",
+    ]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(String::from_utf8(ok.stdout).unwrap().lines().count(), 2);
+    let dir = std::env::temp_dir().join(format!("portsim-validate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\n[[daemon]]\nname = \"d1\"\nport_range = \"1\"\n",
+    )
+    .unwrap();
+    let out = portsim(&[
+        "validate",
+        "scenarios/issue-53153.toml",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("portsim: {}:4:14: ", bad.display())),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("(see docs/scenarios.md)"), "{err}");
+    let list = portsim(&["list"]);
+    assert_eq!(list.status.code(), Some(0));
+    let text = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        text.contains("scenarios/issue-52903.toml") && text.contains("moby#52903: "),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_and_check_print_mermaid_and_markdown() {
+    let run = portsim(&["run", "scenarios/issue-53153.toml", "--format", "mermaid"]);
+    assert_eq!(run.status.code(), Some(1));
+    let d = String::from_utf8(run.stdout).unwrap();
+    assert!(d.starts_with("sequenceDiagram\n"), "{d}");
+    assert!(d.contains("convergence VIOLATED here"), "{d}");
+    let out = std::env::temp_dir().join(format!("portsim-md-{}", std::process::id()));
+    let md = portsim(&[
+        "check",
+        "scenarios/issue-52903.toml",
+        "--format",
+        "markdown",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(md.status.code(), Some(1));
+    let t = String::from_utf8(md.stdout).unwrap();
+    for part in [
+        "#### portsim check: issue-52903 under moby-master",
+        "| convergence | **VIOLATED** at step ",
+        "**What happened.** c1's start failed",
+        "```mermaid\nsequenceDiagram\n",
+        "```sh\nportsim run scenarios/issue-52903.toml --policy moby-master --schedule ",
+        "<details><summary>trace (",
+    ] {
+        assert!(t.contains(part), "{part:?} missing:\n{t}");
+    }
+    let json = portsim(&[
+        "check",
+        "scenarios/issue-52903.toml",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    assert!(
+        v["story"]
+            .as_str()
+            .unwrap()
+            .starts_with("c1's start failed at step ")
+    );
+    assert_eq!(v["violation"]["property"], "convergence");
+    assert_eq!(v["report"]["story"], v["story"]);
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -68,6 +68,49 @@ scenario_tests! {
     slirp4netns_no_retry => "slirp4netns-no-retry.toml",
     stale_bindings => "stale-bindings.toml",
     ten_collisions => "ten-collisions.toml",
+    udp_tcp_same_port => "udp-tcp-same-port.toml",
+    range_one_busy => "range-one-busy.toml",
+    dual_stack_ipv6_off => "dual-stack-ipv6-off.toml",
+    stop_races_start => "stop-races-start.toml",
+    stop_races_start_unlocked => "stop-races-start-unlocked.toml",
+    ipv4_mapped_host_ip => "ipv4-mapped-host-ip.toml",
+    detach_netns => "detach-netns.toml",
+}
+
+/// Every shipped scenario under both rootlesskit modes: with every
+/// daemon's `detach_netns` flipped the report is byte-identical, because
+/// the mode moves no step of a start or stop to another namespace
+/// (`portsim::world::NETNS_BY_MODE`). README Findings rests on this.
+#[test]
+fn every_shipped_scenario_gives_the_same_report_in_both_modes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        let sc = portsim::scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        let mut flipped = sc.clone();
+        for d in &mut flipped.daemons {
+            d.detach_netns = !d.detach_netns;
+        }
+        let (sc, flipped) = (Arc::new(sc), Arc::new(flipped));
+        for p in portsim::mapper::policies() {
+            let seed = sc.seed.unwrap_or(0);
+            let a = explore::run_seed(&sc, p, seed, KernelKind::Sim).expect("run");
+            let b = explore::run_seed(&flipped, p, seed, KernelKind::Sim).expect("run");
+            assert_eq!(
+                a.text(),
+                b.text(),
+                "{} under {}: the mode changed the report",
+                f.display(),
+                p.name()
+            );
+        }
+    }
 }
 
 #[test]

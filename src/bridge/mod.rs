@@ -1,14 +1,25 @@
 //! The caller of the port mapper: the bridge driver's
-//! `ProgramExternalConnectivity` (start) and `Leave`/`releasePorts` (stop).
+//! `ProgramExternalConnectivity` (start, and the first half of a stop) and
+//! `Leave`/`releasePorts` (the second half of a stop).
 //!
 //! Mirrors `daemon/libnetwork/drivers/bridge/bridge_linux.go`
 //! (`ProgramExternalConnectivity`: `d.configNetwork` held for the whole
-//! call) and `port_mapping_linux.go` (`addPortMappings`, `mapPorts`,
-//! `releasePorts`, `unmapPBs`) at moby b985e2313a (unchanged at
-//! 1afdcdeb27), plus the error wrapping of `daemon/libnetwork/endpoint.go`
-//! and `daemon/start_linux.go`. Firewall rules are not modelled: they
-//! hold no ports. docker-proxy is a process that holds the child socket
-//! from its start until it is stopped.
+//! call; `trimPortBindings`; `Leave`) and `port_mapping_linux.go`
+//! (`addPortMappings`, `mapPorts`, `releasePorts`, `unmapPBs`) at moby
+//! b985e2313a (the same at 1afdcdeb27), plus the error wrapping of `daemon/libnetwork/endpoint.go` and
+//! `daemon/start_linux.go`. Firewall rules are not modelled: they hold no
+//! ports. docker-proxy is a process that holds the child socket from its
+//! start until it is stopped.
+//!
+//! A stop is `Endpoint.sbLeave` (`endpoint.go`): first
+//! `ProgramExternalConnectivity(nid, eid, "", "")`, which under
+//! `configNetwork` trims (unmaps) every NAT binding of the endpoint, then
+//! `Leave` -> `releasePorts` without that lock, which finds an empty
+//! slice unless the trim failed. A scenario's `bridge_lock = false` drops
+//! `configNetwork` from both the start and the stop call. (v28.5.2 has no
+//! trim: its `sbLeave` calls `RevokeExternalConnectivity`, which runs
+//! `releasePorts` under `configNetwork` and sets `portMapping = nil` even
+//! when that fails, and its `Leave` touches no port.)
 
 pub mod sort;
 
@@ -18,7 +29,7 @@ use crate::mapper::common::describe_group;
 use crate::mapper::{Env, Policy, PortBinding, PortBindingReq, Proxy};
 use crate::scenario::PublishSpec;
 use crate::sync;
-use sort::EndpointAddrs;
+use sort::{EndpointAddrs, PortBindingMode, to4};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -41,16 +52,36 @@ pub struct Bridge {
     net_lock: sync::Mutex<()>,
     lock_enabled: bool,
     userland_proxy: bool,
-    /// `ep.portMapping` of each endpoint, by endpoint name.
-    port_mappings: std::sync::Mutex<BTreeMap<String, Vec<PortBinding>>>,
+    /// `ep.portMapping` of each endpoint, by endpoint name; no entry is a
+    /// nil slice. `None` is a zero-valued `PortBinding`: what
+    /// `slices.DeleteFunc` (Go >= 1.22; moby's go.mod says go 1.26.3)
+    /// leaves behind the kept elements of the backing array when a trim's
+    /// unmap fails and `ep.portMapping` is not reassigned.
+    port_mappings: std::sync::Mutex<BTreeMap<String, Vec<Option<PortBinding>>>>,
+    /// `ep.portBindingState` of each endpoint (absent: the zero value).
+    binding_state: std::sync::Mutex<BTreeMap<String, PortBindingMode>>,
     /// The group whose `mapPorts` failed, per caller (checkers).
     failed_groups: std::sync::Mutex<BTreeMap<String, Vec<PortBindingReq>>>,
 }
 
 /// The text the docker CLI prints for a start that failed with `err` (as
-/// returned by [`Bridge::program_external_connectivity`]).
+/// returned by [`Bridge::join`]).
 pub fn user_error(err: &GoError) -> String {
     format!("Error response from daemon: {}", err.text)
+}
+
+/// The port mappers the daemon registers (`drivers_linux.go`:
+/// `nat.Register`, `routed.Register`); `unmapPBs` looks each binding's
+/// `Mapper` up here (`drvregistry.PortMappers.Get`).
+const PORT_MAPPERS: &[&str] = &["nat", "routed"];
+
+/// `PortMappers.Get(name)` (`daemon/libnetwork/drvregistry/portmappers.go`).
+fn port_mapper_get(name: &str) -> Result<(), GoError> {
+    if PORT_MAPPERS.contains(&name) {
+        Ok(())
+    } else {
+        Err(GoError::new(format!("portmapper {name} not found")))
+    }
 }
 
 impl Bridge {
@@ -62,6 +93,7 @@ impl Bridge {
             lock_enabled,
             userland_proxy,
             port_mappings: std::sync::Mutex::new(BTreeMap::new()),
+            binding_state: std::sync::Mutex::new(BTreeMap::new()),
             failed_groups: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
@@ -70,9 +102,13 @@ impl Bridge {
         format!("{}/bridge", self.daemon)
     }
 
-    /// Live bindings per endpoint (checkers).
+    /// Live bindings per endpoint (checkers); zero-valued slots hold
+    /// nothing and are left out.
     pub fn port_mappings(&self) -> BTreeMap<String, Vec<PortBinding>> {
-        sync::state(&self.port_mappings).clone()
+        sync::state(&self.port_mappings)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.iter().flatten().cloned().collect()))
+            .collect()
     }
 
     /// The `MapPorts` group that made `who`'s last start fail.
@@ -80,14 +116,44 @@ impl Bridge {
         sync::state(&self.failed_groups).get(who).cloned()
     }
 
-    /// `ProgramExternalConnectivity` for a new endpoint. On error the text
-    /// is what `endpoint.go` wraps (`%v`, so only the text survives).
+    /// A start's `ProgramExternalConnectivity(nid, eid, eid, ...)` (the
+    /// endpoint is the IPv4 and IPv6 gateway), with `endpoint.go`'s
+    /// wrapping of its error (`%v`, so only the text survives).
+    pub fn join(
+        &self,
+        env: &Env,
+        policy: &dyn Policy,
+        who: &str,
+        ep: &Endpoint,
+    ) -> Result<Vec<PortBinding>, GoError> {
+        self.program_external_connectivity(env, policy, who, ep, true)
+            .map_err(|e| {
+                e.wrap_v(&format!(
+                    "failed to set up container networking: driver failed programming external connectivity on endpoint {} ({})",
+                    ep.name, ep.id
+                ))
+            })
+    }
+
+    /// `ProgramExternalConnectivity` (`bridge_linux.go`, b985e2313a) with
+    /// `pbmReq` [`PortBindingMode::requested`]`(gw)`, under
+    /// `configNetwork`: return at once when the endpoint's
+    /// `portBindingState` already equals `pbmReq`; `trimPortBindings`;
+    /// `addPortMappings` with `pbmReq` (in NAT mode a stop's `pbmReq`
+    /// adds nothing); append the new bindings; remember `pbmReq`.
+    ///
+    /// Not ported: the deferred `undoTrim`. It re-adds trimmed bindings
+    /// when a later step fails, which needs a call that both trims and
+    /// adds (a gateway change between networks); a start trims nothing and
+    /// a stop adds nothing, and the store update is not modelled.
+    /// Returns the new bindings.
     pub fn program_external_connectivity(
         &self,
         env: &Env,
         policy: &dyn Policy,
         who: &str,
         ep: &Endpoint,
+        gw: bool,
     ) -> Result<Vec<PortBinding>, GoError> {
         let trace = env.kernel.trace();
         let _guard = if self.lock_enabled {
@@ -97,28 +163,101 @@ impl Bridge {
         } else {
             None
         };
-        let r = self.add_port_mappings(env, policy, who, ep);
-        match r {
-            Ok(newb) => {
-                sync::state(&self.port_mappings)
-                    .entry(ep.name.clone())
-                    .or_default()
-                    .extend(newb.iter().cloned());
-                if self.lock_enabled {
-                    trace.emit(who, &self.layer(), "unlock configNetwork", "");
-                }
-                Ok(newb)
-            }
-            Err(e) => {
-                if self.lock_enabled {
-                    trace.emit(who, &self.layer(), "unlock configNetwork", "");
-                }
-                Err(e.wrap_v(&format!(
-                    "failed to set up container networking: driver failed programming external connectivity on endpoint {} ({})",
-                    ep.name, ep.id
-                )))
-            }
+        let r = self.program_locked(env, policy, who, ep, PortBindingMode::requested(gw));
+        if self.lock_enabled {
+            trace.emit(who, &self.layer(), "unlock configNetwork", "");
         }
+        r
+    }
+
+    /// The body of `ProgramExternalConnectivity` after `configNetwork`.
+    fn program_locked(
+        &self,
+        env: &Env,
+        policy: &dyn Policy,
+        who: &str,
+        ep: &Endpoint,
+        req: PortBindingMode,
+    ) -> Result<Vec<PortBinding>, GoError> {
+        let state = sync::state(&self.binding_state)
+            .get(&ep.name)
+            .copied()
+            .unwrap_or_default();
+        if state == req {
+            return Ok(Vec::new());
+        }
+        self.trim_port_bindings(env, policy, who, &ep.name, req)?;
+        let newb = self.add_port_mappings(env, policy, who, ep, state, req)?;
+        if !newb.is_empty() {
+            // `append(endpoint.portMapping, newPMs...)`: appending nothing
+            // leaves a nil slice nil.
+            sync::state(&self.port_mappings)
+                .entry(ep.name.clone())
+                .or_default()
+                .extend(newb.iter().cloned().map(Some));
+        }
+        sync::state(&self.binding_state).insert(ep.name.clone(), req);
+        Ok(newb)
+    }
+
+    /// `bridgeEndpoint.trimPortBindings` (`bridge_linux.go`, b985e2313a).
+    /// NAT mode (`gwMode(...).routed()` is false): IPv4 bindings are dropped
+    /// unless `req.ipv4`, the others unless `req.ipv6`; a binding is IPv4
+    /// when `HostIP.To4() != nil` (a zero-valued one is not). The dropped
+    /// ones go through `unmapPBs`; on success `ep.portMapping` becomes the
+    /// kept ones (an empty, non-nil slice when all were dropped). On
+    /// failure the error is logged and returned and `ep.portMapping` keeps
+    /// its length, but `slices.DeleteFunc` has already moved the kept
+    /// bindings to the front and zeroed the rest in place.
+    fn trim_port_bindings(
+        &self,
+        env: &Env,
+        policy: &dyn Policy,
+        who: &str,
+        ep_name: &str,
+        req: PortBindingMode,
+    ) -> Result<(), GoError> {
+        let drop4 = !req.ipv4;
+        let drop6 = !req.ipv6;
+        if !drop4 && !drop6 {
+            return Ok(());
+        }
+        let (to_drop, to_keep) = {
+            let mut pms = sync::state(&self.port_mappings);
+            let Some(slots) = pms.get_mut(ep_name) else {
+                return Ok(());
+            };
+            let len = slots.len();
+            let (mut to_drop, mut to_keep) = (Vec::new(), Vec::new());
+            for slot in slots.drain(..) {
+                let is4 = slot.as_ref().is_some_and(|b| to4(b.host_ip).is_some());
+                if (is4 && drop4) || (!is4 && drop6) {
+                    to_drop.push(slot);
+                } else {
+                    to_keep.push(slot);
+                }
+            }
+            slots.extend(to_keep.iter().cloned());
+            slots.resize(len, None);
+            (to_drop, to_keep)
+        };
+        if to_drop.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.unmap_pbs(env, policy, who, to_drop.iter().map(Option::as_ref)) {
+            env.kernel.trace().emit(
+                who,
+                &self.layer(),
+                format!(
+                    "Failed to release port bindings: {}",
+                    e.text.replace('\n', "; ")
+                ),
+                "",
+            );
+            return Err(e);
+        }
+        sync::state(&self.port_mappings).insert(ep_name.to_string(), to_keep);
+        Ok(())
     }
 
     /// `addPortMappings`: one `mapPorts` per group, in sorted order; on an
@@ -129,8 +268,10 @@ impl Bridge {
         policy: &dyn Policy,
         who: &str,
         ep: &Endpoint,
+        state: PortBindingMode,
+        req: PortBindingMode,
     ) -> Result<Vec<PortBinding>, GoError> {
-        let reqs = sort::sort_and_norm(&ep.publish, ep.addrs);
+        let reqs = sort::sort_and_norm(&ep.publish, ep.addrs, state, req);
         let mut bindings: Vec<PortBinding> = Vec::new();
         for group in sort::groups(&reqs) {
             sync::state(&self.failed_groups).insert(who.to_string(), group.clone());
@@ -140,7 +281,7 @@ impl Bridge {
                     bindings.extend(newb)
                 }
                 Err(e) => {
-                    if let Err(ue) = self.unmap_pbs(env, policy, who, &bindings) {
+                    if let Err(ue) = self.unmap_pbs(env, policy, who, bindings.iter().map(Some)) {
                         env.log(
                             who,
                             format!(
@@ -205,9 +346,25 @@ impl Bridge {
         Ok(bindings)
     }
 
-    /// `releasePorts`: take the endpoint's bindings under the network's own
+    /// `driver.Leave` (`bridge_linux.go`, b985e2313a), its port part:
+    /// `releasePorts` when `endpoint.portMapping != nil`.
+    pub fn leave(
+        &self,
+        env: &Env,
+        policy: &dyn Policy,
+        who: &str,
+        ep: &Endpoint,
+    ) -> Result<(), GoError> {
+        if !sync::state(&self.port_mappings).contains_key(&ep.name) {
+            return Ok(());
+        }
+        self.release_ports(env, policy, who, ep)
+    }
+
+    /// `releasePorts` (`port_mapping_linux.go`): take the endpoint's
+    /// bindings and reset its `portBindingState` under the network's own
     /// lock (not `configNetwork`), then `unmapPBs`.
-    pub fn release_ports(
+    fn release_ports(
         &self,
         env: &Env,
         policy: &dyn Policy,
@@ -216,24 +373,42 @@ impl Bridge {
     ) -> Result<(), GoError> {
         let pbs = {
             let _g = sync::lock(&self.net_lock);
+            sync::state(&self.binding_state).remove(&ep.name);
             sync::state(&self.port_mappings)
                 .remove(&ep.name)
                 .unwrap_or_default()
         };
-        self.unmap_pbs(env, policy, who, &pbs)
+        self.unmap_pbs(env, policy, who, pbs.iter().map(Option::as_ref))
     }
 
-    /// `unmapPBs`: per binding, `UnmapPorts([b])` (close, RemovePort,
-    /// ReleasePort) then stop its proxy (which closes the child socket).
-    fn unmap_pbs(
+    /// `unmapPBs`: per binding, look its mapper up (a zero-valued binding,
+    /// `None`, has mapper "" and fails with `portmapper  not found`, and
+    /// `types.PortBinding.String()` prints it as `0`), `UnmapPorts([b])`
+    /// (close, RemovePort, ReleasePort), then stop its proxy (which closes
+    /// the child socket). Errors are collected and joined.
+    fn unmap_pbs<'a>(
         &self,
         env: &Env,
         policy: &dyn Policy,
         who: &str,
-        bindings: &[PortBinding],
+        bindings: impl IntoIterator<Item = Option<&'a PortBinding>>,
     ) -> Result<(), GoError> {
         let mut errs: Vec<String> = Vec::new();
-        for b in bindings {
+        for slot in bindings {
+            let Some(b) = slot else {
+                if let Err(e) = port_mapper_get("") {
+                    errs.push(format!("unmapping port binding 0: {}", e.text));
+                }
+                continue;
+            };
+            if let Err(e) = port_mapper_get(b.mapper) {
+                errs.push(format!(
+                    "unmapping port binding {}: {}",
+                    b.go_string(),
+                    e.text
+                ));
+                continue;
+            }
             if let Err(e) = policy.unmap_ports(env, who, std::slice::from_ref(b)) {
                 errs.push(format!(
                     "unmapping port binding {}: {}",
@@ -262,4 +437,100 @@ fn stop_proxy(kernel: &Kernel, daemon: &str, who: &str, p: &Proxy) {
         "",
     );
     let _ = kernel.close(who, p.ns, p.sock);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::{KernelKind, run_seed};
+    use crate::mapper::moby_master::MobyMaster;
+    use crate::mapper::{PortBinding, PortBindingReq};
+    use std::sync::Arc;
+
+    /// moby master whose `UnmapPorts` does its work and then fails.
+    struct FailingUnmap;
+
+    impl Policy for FailingUnmap {
+        fn name(&self) -> &'static str {
+            "test-failing-unmap"
+        }
+        fn summary(&self) -> &'static str {
+            "moby-master whose UnmapPorts returns an error"
+        }
+        fn map_ports(
+            &self,
+            env: &Env,
+            who: &str,
+            owner: &str,
+            cfg: Vec<PortBindingReq>,
+        ) -> Result<Vec<PortBinding>, GoError> {
+            MobyMaster.map_ports(env, who, owner, cfg)
+        }
+        fn unmap_ports(&self, env: &Env, who: &str, pbs: &[PortBinding]) -> Result<(), GoError> {
+            crate::mapper::common::unmap_ports(env, who, pbs)?;
+            Err(GoError::new("injected"))
+        }
+    }
+
+    fn run(text: &str, policy: &'static dyn Policy) -> String {
+        let sc = Arc::new(crate::scenario::parse_str("t.toml", text).unwrap());
+        run_seed(&sc, policy, 0, KernelKind::Sim).unwrap().text()
+    }
+
+    const START_STOP: &str = r#"
+name = "t"
+steps = ["start c1", "stop c1"]
+[[daemon]]
+name = "d1"
+[[container]]
+name = "c1"
+publish = ["0:80"]
+"#;
+
+    #[test]
+    fn a_stop_unmaps_under_config_network_and_leave_finds_nothing() {
+        let t = run(START_STOP, &MobyMaster);
+        let stop = &t[t.find("start c1 -> ok").unwrap()..];
+        let lock = stop.find("lock configNetwork").unwrap();
+        let release = stop.find("ReleasePort").unwrap();
+        let unlock = stop.find("unlock configNetwork").unwrap();
+        assert!(lock < release && release < unlock, "{t}");
+        assert_eq!(
+            stop.matches("ReleasePort").count(),
+            2,
+            "one unmap only: {t}"
+        );
+        assert!(!stop.contains("warning"), "{t}");
+    }
+
+    #[test]
+    fn a_failed_trim_leaves_zeroed_bindings_for_the_unlocked_second_pass() {
+        let t = run(START_STOP, &FailingUnmap);
+        let stop = &t[t.find("start c1 -> ok").unwrap()..];
+        assert!(
+            stop.contains("Failed to release port bindings: unmapping port binding 0.0.0.0:32768:172.17.0.2:80/tcp: injected; unmapping port binding [::]:32768:172.17.0.2:80/tcp: injected"),
+            "{t}"
+        );
+        assert!(
+            stop.contains("warning: driver failed revoking external connectivity on endpoint:"),
+            "{t}"
+        );
+        // slices.DeleteFunc zeroed both elements; Leave's pass sees two
+        // zero-valued bindings and unmaps nothing.
+        assert!(
+            stop.contains("warning: driver error disconnecting container: unmapping port binding 0: portmapper  not found; unmapping port binding 0: portmapper  not found"),
+            "{t}"
+        );
+        assert_eq!(stop.matches("ReleasePort").count(), 2, "{t}");
+    }
+
+    #[test]
+    fn only_the_registered_mappers_are_found() {
+        assert!(port_mapper_get("nat").is_ok());
+        assert!(port_mapper_get("routed").is_ok());
+        assert_eq!(
+            port_mapper_get("").unwrap_err().text,
+            "portmapper  not found"
+        );
+    }
 }

@@ -5,8 +5,15 @@
 //! moby b985e2313a (unchanged at 1afdcdeb27).
 //!
 //! Modelled for what a `docker run` on the default bridge asks: NAT mode
-//! (no routed mappings), default binding address 0.0.0.0, the endpoint
-//! acting as both IPv4 and IPv6 gateway.
+//! (no routed mappings), default binding address 0.0.0.0. Which families
+//! are added follows the endpoint's [`PortBindingMode`] and the requested
+//! one, as in Go: a start (the endpoint is both gateways) adds both, the
+//! `ProgramExternalConnectivity(nid, eid, "", "")` of a stop adds none.
+//!
+//! The address family is decided the way Go's `net.IP.To4()` decides it
+//! ([`to4`]): an IPv4-mapped IPv6 host address (`::ffff:127.0.0.1`) is
+//! IPv4, becomes a plain IPv4 address in the IPv4 binding, and gets no
+//! IPv6 binding.
 
 use crate::mapper::PortBindingReq;
 use crate::scenario::PublishSpec;
@@ -24,10 +31,51 @@ pub struct EndpointAddrs {
     pub v6_listenable: bool,
 }
 
-/// `sortAndNormPBs` with `pbmReq = {ipv4, ipv6, routed}` on a fresh endpoint
-/// and `defHostIP = 0.0.0.0`.
-pub fn sort_and_norm(specs: &[PublishSpec], ep: EndpointAddrs) -> Vec<PortBindingReq> {
+/// `portBindingMode` (`daemon/libnetwork/drivers/bridge/bridge_linux.go`,
+/// b985e2313a): which port bindings an endpoint has, or is asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortBindingMode {
+    pub routed: bool,
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+impl PortBindingMode {
+    /// The `pbmReq` of `ProgramExternalConnectivity(nid, eid, gw4Id, gw6Id)`
+    /// for a container on one network: `gw = true` when the endpoint is
+    /// both gateways (a start: `gw4Id == eid` and `gw6Id` is `eid` or ""),
+    /// `false` for the `("", "")` call of `sbLeave`. `routed` is always set.
+    pub fn requested(gw: bool) -> PortBindingMode {
+        PortBindingMode {
+            routed: true,
+            ipv4: gw,
+            ipv6: gw,
+        }
+    }
+}
+
+/// Go's `net.IP.To4()`: an IPv4 address, or an IPv4-mapped IPv6 address
+/// unmapped; `None` for every other IPv6 address.
+pub fn to4(ip: IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(a) => a.to_ipv4_mapped(),
+    }
+}
+
+/// `sortAndNormPBs` with `defHostIP = 0.0.0.0` for an endpoint whose
+/// `portBindingState` is `state`, asked for `req`. NAT mode:
+/// `getNATDisabled` is false for both families, so `add4 = !state.ipv4 &&
+/// req.ipv4` and `add6 = !state.ipv6 && req.ipv6`.
+pub fn sort_and_norm(
+    specs: &[PublishSpec],
+    ep: EndpointAddrs,
+    state: PortBindingMode,
+    req: PortBindingMode,
+) -> Vec<PortBindingReq> {
     let def_host_ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let add4 = !state.ipv4 && req.ipv4;
+    let add6 = !state.ipv6 && req.ipv6;
     let mut reqs = Vec::new();
     for c in specs {
         let host_port_end = if c.host_port_end == 0 {
@@ -46,17 +94,18 @@ pub fn sort_and_norm(specs: &[PublishSpec], ep: EndpointAddrs) -> Vec<PortBindin
             child_host_ip: None,
         };
         // configurePortBindingIPv4
-        if let Some(b) = configure_v4(c.host_ip, &base, ep.v4) {
+        if add4 && let Some(b) = configure_v4(c.host_ip, &base, ep.v4) {
             reqs.push(b);
         }
         // The v6 binding goes to the container's v4 address through the
-        // proxy when the container has no IPv6 address.
+        // proxy when the container has no IPv6 address (only when this call
+        // also acts as the IPv4 gateway and adds IPv6 bindings).
         let container_ip = match ep.v6 {
             Some(v6) => Some(v6),
-            None if ep.userland_proxy => Some(ep.v4),
+            None if req.ipv4 && add6 && ep.userland_proxy => Some(ep.v4),
             None => None,
         };
-        if let Some(b) = configure_v6(c.host_ip, &base, container_ip, ep.v6_listenable) {
+        if add6 && let Some(b) = configure_v6(c.host_ip, &base, container_ip, ep.v6_listenable) {
             reqs.push(b);
         }
     }
@@ -64,22 +113,25 @@ pub fn sort_and_norm(specs: &[PublishSpec], ep: EndpointAddrs) -> Vec<PortBindin
     reqs
 }
 
+/// `configurePortBindingIPv4` (NAT, default host IP 0.0.0.0).
 fn configure_v4(
     host_ip: Option<IpAddr>,
     base: &PortBindingReq,
     container_v4: IpAddr,
 ) -> Option<PortBindingReq> {
-    if let Some(ip) = host_ip
-        && ip.is_ipv6()
-    {
-        return None;
-    }
+    // "The mapping is explicitly IPv6": `HostIP.To4() == nil`.
+    let host_v4 = match host_ip {
+        Some(ip) => to4(ip)?,
+        None => Ipv4Addr::UNSPECIFIED,
+    };
     let mut b = base.clone();
-    b.host_ip = host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    b.ip = container_v4;
+    // "Unmap the addresses if they're IPv4-mapped IPv6."
+    b.host_ip = IpAddr::V4(host_v4);
+    b.ip = to4(container_v4).map_or(container_v4, IpAddr::V4);
     Some(b)
 }
 
+/// `configurePortBindingIPv6` (NAT, default host IP 0.0.0.0).
 fn configure_v6(
     host_ip: Option<IpAddr>,
     base: &PortBindingReq,
@@ -88,7 +140,9 @@ fn configure_v6(
 ) -> Option<PortBindingReq> {
     let container_ip = container_ip?;
     let host_ip = match host_ip {
-        Some(ip) if ip.is_ipv4() => return None,
+        // "The mapping is explicitly IPv4": `HostIP.To4() != nil`, which
+        // includes an IPv4-mapped IPv6 address.
+        Some(ip) if to4(ip).is_some() => return None,
         Some(ip) => ip,
         // Default 0.0.0.0: an implicit [::] binding when IPv6 is listenable.
         None if v6_listenable => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -162,16 +216,23 @@ mod tests {
         }
     }
 
+    /// A start's `sortAndNormPBs`: a fresh endpoint acting as both gateways.
+    fn start(specs: &[PublishSpec], e: EndpointAddrs) -> Vec<PortBindingReq> {
+        sort_and_norm(
+            specs,
+            e,
+            PortBindingMode::default(),
+            PortBindingMode::requested(true),
+        )
+    }
+
     fn hosts(g: &[PortBindingReq]) -> Vec<String> {
         g.iter().map(|r| r.host_ip.to_string()).collect()
     }
 
     #[test]
     fn an_unaddressed_dynamic_port_becomes_one_group_v4_then_v6() {
-        let g = groups(&sort_and_norm(
-            &[spec(None, 0, 0, 80, Proto::Tcp)],
-            ep(true, true),
-        ));
+        let g = groups(&start(&[spec(None, 0, 0, 80, Proto::Tcp)], ep(true, true)));
         assert_eq!(g.len(), 1);
         assert_eq!(hosts(&g[0]), ["0.0.0.0", "::"]);
         assert_eq!(
@@ -183,16 +244,13 @@ mod tests {
 
     #[test]
     fn without_the_proxy_a_v4_only_container_gets_no_v6_binding() {
-        let g = groups(&sort_and_norm(
-            &[spec(None, 0, 0, 80, Proto::Tcp)],
-            ep(false, true),
-        ));
+        let g = groups(&start(&[spec(None, 0, 0, 80, Proto::Tcp)], ep(false, true)));
         assert_eq!(hosts(&g[0]), ["0.0.0.0"]);
     }
 
     #[test]
     fn without_ipv6_only_the_v4_binding_remains() {
-        let g = groups(&sort_and_norm(
+        let g = groups(&start(
             &[spec(None, 8080, 0, 80, Proto::Tcp)],
             ep(true, false),
         ));
@@ -202,7 +260,7 @@ mod tests {
 
     #[test]
     fn an_explicit_address_keeps_its_family() {
-        let g = groups(&sort_and_norm(
+        let g = groups(&start(
             &[spec(Some("::1"), 0, 0, 80, Proto::Udp)],
             ep(true, true),
         ));
@@ -216,7 +274,7 @@ mod tests {
             spec(None, 8080, 0, 80, Proto::Tcp),
             spec(None, 0, 0, 80, Proto::Udp),
         ];
-        let g = groups(&sort_and_norm(&specs, ep(true, true)));
+        let g = groups(&start(&specs, ep(true, true)));
         let heads: Vec<(u16, u16, Proto)> = g
             .iter()
             .map(|g| (g[0].host_port, g[0].port, g[0].proto))
@@ -230,5 +288,45 @@ mod tests {
             ]
         );
         assert!(g.iter().all(|g| g.len() == 2));
+    }
+
+    #[test]
+    fn an_ipv4_mapped_host_address_is_ipv4_and_is_unmapped() {
+        let g = groups(&start(
+            &[spec(Some("::ffff:127.0.0.1"), 0, 0, 80, Proto::Tcp)],
+            ep(true, true),
+        ));
+        assert_eq!(g.len(), 1);
+        assert_eq!(hosts(&g[0]), ["127.0.0.1"]);
+        assert!(g[0][0].host_ip.is_ipv4(), "To4() unmaps it");
+    }
+
+    #[test]
+    fn to4_matches_go_for_mapped_compatible_and_plain_addresses() {
+        let p = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(to4(p("::ffff:10.0.0.1")), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(to4(p("10.0.0.1")), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        // Go's To4 accepts only the ::ffff: prefix, not ::a.b.c.d.
+        assert_eq!(to4(p("::10.0.0.1")), None);
+        assert_eq!(to4(p("::1")), None);
+    }
+
+    #[test]
+    fn the_stop_call_and_a_repeated_gateway_call_add_nothing() {
+        let specs = [spec(None, 0, 0, 80, Proto::Tcp)];
+        let stop = sort_and_norm(
+            &specs,
+            ep(true, true),
+            PortBindingMode::requested(true),
+            PortBindingMode::requested(false),
+        );
+        assert!(stop.is_empty(), "NAT mode: routed adds no binding");
+        let again = sort_and_norm(
+            &specs,
+            ep(true, true),
+            PortBindingMode::requested(true),
+            PortBindingMode::requested(true),
+        );
+        assert!(again.is_empty());
     }
 }

@@ -11,6 +11,7 @@ use crate::report::RunReport;
 use crate::scenario::Scenario;
 use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A scheduler choice for [`explore`].
@@ -54,6 +55,31 @@ pub struct Exploration {
     pub failure: Option<Failure>,
 }
 
+/// What a caller may attach to an exploration: a cancel flag, read
+/// between executions (set it from a Ctrl-C handler: the exploration stops
+/// after the execution in flight and returns what it saw), and a callback
+/// told after every execution.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub cancel: Option<Arc<AtomicBool>>,
+    pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+}
+
+impl Hooks {
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Counts so far, for [`Hooks::progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub executions: usize,
+    pub violations: usize,
+}
+
 fn config() -> shuttle::Config {
     let mut cfg = shuttle::Config::new();
     cfg.silence_warnings = true;
@@ -83,6 +109,7 @@ struct Harvest {
     pending: Option<Result<RunReport, String>>,
     result: Exploration,
     error: Option<String>,
+    hooks: Hooks,
 }
 
 impl Harvest {
@@ -110,6 +137,15 @@ impl Harvest {
                 recorded: rec,
                 execution: x.executions,
             });
+            *crate::sync::state(stop) = true;
+        }
+        if let Some(f) = &self.hooks.progress {
+            f(Progress {
+                executions: x.executions,
+                violations: usize::from(x.failure.is_some()),
+            });
+        }
+        if self.hooks.cancelled() {
             *crate::sync::state(stop) = true;
         }
     }
@@ -149,10 +185,14 @@ fn run_harvest<S: Scheduler + 'static>(
     kind: KernelKind,
     sched: S,
     label: String,
+    hooks: &Hooks,
 ) -> Result<Exploration, String> {
     let log: Log = Arc::new(Mutex::new(Recorded::default()));
     let stop = Arc::new(Mutex::new(false));
-    let harvest = Arc::new(Mutex::new(Harvest::default()));
+    let harvest = Arc::new(Mutex::new(Harvest {
+        hooks: hooks.clone(),
+        ..Harvest::default()
+    }));
     let h = Harvester {
         inner: Recorder::new(sched, log.clone(), stop.clone()),
         log: log.clone(),
@@ -183,7 +223,34 @@ pub fn explore(
     iterations: usize,
     seed: u64,
 ) -> Result<Exploration, String> {
-    explore_on(scenario, policy, engine, iterations, seed, KernelKind::Sim)
+    explore_with(
+        scenario,
+        policy,
+        engine,
+        iterations,
+        seed,
+        &Hooks::default(),
+    )
+}
+
+/// [`explore`] with a cancel flag and a progress callback.
+pub fn explore_with(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    engine: EngineKind,
+    iterations: usize,
+    seed: u64,
+    hooks: &Hooks,
+) -> Result<Exploration, String> {
+    explore_on(
+        scenario,
+        policy,
+        engine,
+        iterations,
+        seed,
+        KernelKind::Sim,
+        hooks,
+    )
 }
 
 /// Whether `scenario` has a concurrent step; without one there is a
@@ -195,7 +262,7 @@ pub fn has_concurrency(scenario: &Scenario) -> bool {
         .any(|s| matches!(s, crate::scenario::Step::Concurrent(_)))
 }
 
-/// [`explore`] with every execution on the `kind` kernel backend.
+/// [`explore_with`] with every execution on the `kind` kernel backend.
 pub fn explore_on(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
@@ -203,12 +270,20 @@ pub fn explore_on(
     iterations: usize,
     seed: u64,
     kind: KernelKind,
+    hooks: &Hooks,
 ) -> Result<Exploration, String> {
     // Without a concurrent step there is one interleaving (and PCT refuses
     // a closure that spawns nothing): run it once.
     if !has_concurrency(scenario) {
         let label = "sequential scenario: its only interleaving".to_string();
-        return run_harvest(scenario, policy, kind, SeededRandom::new(seed, 1), label);
+        return run_harvest(
+            scenario,
+            policy,
+            kind,
+            SeededRandom::new(seed, 1),
+            label,
+            hooks,
+        );
     }
     let label = format!("{} seed {seed}", engine.describe());
     match engine {
@@ -218,6 +293,7 @@ pub fn explore_on(
             kind,
             SeededRandom::new(seed, iterations),
             label,
+            hooks,
         ),
         EngineKind::Pct { depth } => run_harvest(
             scenario,
@@ -225,6 +301,7 @@ pub fn explore_on(
             kind,
             PctScheduler::new_from_seed(seed, depth, iterations),
             label,
+            hooks,
         ),
         EngineKind::Dfs => run_harvest(
             scenario,
@@ -232,6 +309,7 @@ pub fn explore_on(
             kind,
             DfsScheduler::new(Some(iterations), true),
             label,
+            hooks,
         ),
     }
 }
@@ -244,16 +322,29 @@ pub fn explore_portfolio(
     iterations: usize,
     seed: u64,
 ) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
-    explore_portfolio_on(scenario, policy, iterations, seed, KernelKind::Sim)
+    explore_portfolio_with(scenario, policy, iterations, seed, &Hooks::default())
 }
 
-/// [`explore_portfolio`] on the `kind` kernel backend.
+/// [`explore_portfolio`] with a cancel flag and a progress callback (its
+/// counts run over the whole portfolio).
+pub fn explore_portfolio_with(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    iterations: usize,
+    seed: u64,
+    hooks: &Hooks,
+) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
+    explore_portfolio_on(scenario, policy, iterations, seed, KernelKind::Sim, hooks)
+}
+
+/// [`explore_portfolio_with`] on the `kind` kernel backend.
 pub fn explore_portfolio_on(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
     iterations: usize,
     seed: u64,
     kind: KernelKind,
+    hooks: &Hooks,
 ) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
     let engines = [
         EngineKind::Random,
@@ -265,7 +356,20 @@ pub fn explore_portfolio_on(
     let mut total = Exploration::default();
     let mut per = Vec::new();
     for e in engines {
-        let x = explore_on(scenario, policy, e, share, seed, kind)?;
+        if hooks.cancelled() {
+            break;
+        }
+        let done = total.executions;
+        let mut h = hooks.clone();
+        if let Some(f) = hooks.progress.clone() {
+            h.progress = Some(Arc::new(move |p: Progress| {
+                f(Progress {
+                    executions: done + p.executions,
+                    ..p
+                })
+            }));
+        }
+        let x = explore_on(scenario, policy, e, share, seed, kind, &h)?;
         per.push((e, x.executions));
         total.executions += x.executions;
         total.outcomes.extend(x.outcomes);

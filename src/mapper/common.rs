@@ -40,12 +40,14 @@ pub fn check_group(cfg: &[PortBindingReq]) -> Result<(), GoError> {
 }
 
 /// The loop over `cfg` from the end calling `setChildHostIP`: requests
-/// whose proto and family the port driver cannot serve are deleted.
+/// whose proto and family the port driver cannot serve are deleted. The
+/// port driver client is asked about `hip.Unmap()`; without one the host
+/// IP is kept as it is.
 pub fn set_child_host_ips(env: &Env, who: &str, cfg: &mut Vec<PortBindingReq>) {
     for i in (0..cfg.len()).rev() {
         match env.pdc {
             None => cfg[i].child_host_ip = Some(cfg[i].host_ip),
-            Some(pdc) => match pdc.child_host_ip(cfg[i].proto.as_str(), cfg[i].host_ip) {
+            Some(pdc) => match pdc.child_host_ip(cfg[i].proto.as_str(), unmap(cfg[i].host_ip)) {
                 Some(chip) => cfg[i].child_host_ip = Some(chip),
                 None => {
                     env.log(
@@ -60,6 +62,13 @@ pub fn set_child_host_ips(env: &Env, who: &str, cfg: &mut Vec<PortBindingReq>) {
             },
         }
     }
+}
+
+/// Go's `netip.Addr.Unmap()`: an IPv4-mapped IPv6 address becomes IPv4.
+/// `setChildHostIP`, the NAT address in `MapPorts` and `configPortDriver`
+/// all unmap before they look at the family.
+pub fn unmap(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
 }
 
 /// `sliceutil.Map(cfg, ChildHostIP)`: the addresses the allocator probes.
@@ -112,7 +121,7 @@ pub fn make_bindings(
                 host_port: port,
                 host_port_end: port,
                 mapper: c.mapper,
-                nat: Some((chip, port)),
+                nat: Some((unmap(chip), port)),
                 bound_socket: Some(OsFile::new(env.ns, *s)),
                 child_host_ip: chip,
                 port_driver_remove: None,
@@ -136,8 +145,8 @@ pub fn config_port_driver(env: &Env, who: &str, pbs: &mut [PortBinding]) -> Resu
         let r = pdc.add_port(
             who,
             b.proto.as_str(),
-            b.host_ip,
-            b.child_host_ip,
+            unmap(b.host_ip),
+            unmap(b.child_host_ip),
             b.host_port,
         );
         match r {

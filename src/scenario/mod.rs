@@ -67,6 +67,11 @@ pub struct DaemonCfg {
     pub bridge_lock: bool,
     /// The network driver's child IP (slirp4netns: 10.0.2.100).
     pub child_ip: Option<IpAddr>,
+    /// rootlesskit `--detach-netns` (default true, as
+    /// `dockerd-rootless.sh` at b985e2313a): dockerd stays in the host
+    /// namespace and does its networking inside `RunInNetNS`. Which
+    /// namespace each step then runs in: `crate::world::NETNS_BY_MODE`.
+    pub detach_netns: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -10,6 +10,10 @@
 //!
 //! # File format
 //!
+//! The user's reference is `docs/scenarios.md` (every key, its type,
+//! default and meaning, with examples); a test keeps its key tables equal
+//! to the fields of the raw structs below. In short:
+//!
 //! ```toml
 //! name = "issue-53153"                 # required
 //! description = """free text"""        # optional
@@ -40,6 +44,9 @@
 //! bridge_lock = true                   # default true
 //! child_ip = "10.0.2.100"              # default: 10.0.2.100 for slirp4netns
 //!                                      # (IPv4 only there), none for builtin
+//! detach_netns = true                  # default true (dockerd-rootless.sh):
+//!                                      # rootlesskit --detach-netns; false:
+//!                                      # dockerd lives in the child namespace
 //!
 //! [[occupant]]                         # zero or more
 //! name = "web"                         # required, unique among occupants
@@ -248,6 +255,7 @@ struct RawDaemon {
     ipv6: Option<bool>,
     bridge_lock: Option<bool>,
     child_ip: Option<Spanned<String>>,
+    detach_netns: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -756,6 +764,7 @@ fn daemon(cx: &Cx, d: &RawDaemon) -> Result<DaemonCfg, ScenarioError> {
         ipv6: d.ipv6.unwrap_or(true),
         bridge_lock: d.bridge_lock.unwrap_or(true),
         child_ip,
+        detach_netns: d.detach_netns.unwrap_or(true),
     })
 }
 
@@ -1221,6 +1230,7 @@ port_driver = "slirp4netns"
 userland_proxy = false
 ipv6 = false
 bridge_lock = false
+detach_netns = false
 
 [[daemon]]
 name = "d3"
@@ -1322,6 +1332,7 @@ starts = { c1 = "ok 32768,32769" }
                     ipv6: true,
                     bridge_lock: true,
                     child_ip: None,
+                    detach_netns: true,
                 },
                 DaemonCfg {
                     name: "d2".into(),
@@ -1332,6 +1343,7 @@ starts = { c1 = "ok 32768,32769" }
                     ipv6: false,
                     bridge_lock: false,
                     child_ip: Some(ip("10.0.2.100")),
+                    detach_netns: false,
                 },
                 DaemonCfg {
                     name: "d3".into(),
@@ -1342,6 +1354,7 @@ starts = { c1 = "ok 32768,32769" }
                     ipv6: true,
                     bridge_lock: true,
                     child_ip: Some(ip("10.0.2.15")),
+                    detach_netns: true,
                 },
             ],
             occupants: vec![
@@ -1481,6 +1494,7 @@ starts = { c1 = "ok 32768,32769" }
                 ipv6: true,
                 bridge_lock: true,
                 child_ip: None,
+                detach_netns: true,
             }]
         );
         assert!(got.occupants.is_empty() && got.containers.is_empty());
@@ -1511,7 +1525,7 @@ starts = { c1 = "ok 32768,32769" }
         (
             "unknown key inside [[daemon]]",
             "name = \"x\"\n[[daemon]]\nname = \"d1\"\nbogus = 1\n",
-            "t.toml:4:1: unknown field `bogus`, expected one of `name`, `port_range`, `reserved_ports`, `port_driver`, `userland_proxy`, `ipv6`, `bridge_lock`, `child_ip`",
+            "t.toml:4:1: unknown field `bogus`, expected one of `name`, `port_range`, `reserved_ports`, `port_driver`, `userland_proxy`, `ipv6`, `bridge_lock`, `child_ip`, `detach_netns`",
         ),
         (
             "unknown port_driver",
@@ -1631,7 +1645,7 @@ starts = { c1 = "ok 32768,32769" }
         (
             "steps written after a table",
             "name = \"x\"\n[[daemon]]\nname = \"d1\"\nsteps = []\n",
-            "t.toml:4:1: unknown field `steps`, expected one of `name`, `port_range`, `reserved_ports`, `port_driver`, `userland_proxy`, `ipv6`, `bridge_lock`, `child_ip` (`steps` is a top-level key: write it before the first [table] header)",
+            "t.toml:4:1: unknown field `steps`, expected one of `name`, `port_range`, `reserved_ports`, `port_driver`, `userland_proxy`, `ipv6`, `bridge_lock`, `child_ip`, `detach_netns` (`steps` is a top-level key: write it before the first [table] header)",
         ),
         (
             "bad daemon port range",
@@ -1934,5 +1948,111 @@ starts = { c1 = "ok 32768,32769" }
             parse_err(&text),
             "t.toml:2:89: cannot recurse further; max recursion depth met"
         );
+    }
+
+    /// Captures the field list serde's derive hands to `deserialize_struct`:
+    /// the keys a raw struct accepts, read from the parser itself.
+    struct Grab<'a>(&'a mut Option<&'static [&'static str]>);
+
+    impl<'de> Deserializer<'de> for Grab<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = Some(fields);
+            Err(de::Error::custom("grabbed"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    fn accepted<T: for<'de> Deserialize<'de>>() -> Vec<String> {
+        let mut fields = None;
+        let _ = T::deserialize(Grab(&mut fields));
+        let mut keys: Vec<String> = fields
+            .expect("a struct")
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The keys of each `<!-- keys: TABLE -->` section of docs/scenarios.md:
+    /// the first column of its table rows.
+    fn documented() -> BTreeMap<String, Vec<String>> {
+        let doc = include_str!("../../docs/scenarios.md");
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut table: Option<String> = None;
+        let mut in_table = false;
+        for line in doc.lines() {
+            if let Some(t) = line
+                .strip_prefix("<!-- keys: ")
+                .and_then(|r| r.strip_suffix(" -->"))
+            {
+                table = Some(t.to_string());
+                out.entry(t.to_string()).or_default();
+                continue;
+            }
+            // The key table is the first table after the marker.
+            if !line.starts_with('|') {
+                if in_table {
+                    table = None;
+                    in_table = false;
+                }
+                continue;
+            }
+            in_table = table.is_some();
+            let (Some(t), Some(rest)) = (&table, line.strip_prefix("| `")) else {
+                continue;
+            };
+            if let Some(key) = rest.split('`').next() {
+                out.get_mut(t).unwrap().push(key.to_string());
+            }
+        }
+        for keys in out.values_mut() {
+            keys.sort();
+        }
+        out
+    }
+
+    #[test]
+    fn docs_scenarios_md_documents_exactly_the_keys_the_parser_accepts() {
+        let parser: BTreeMap<String, Vec<String>> = [
+            ("top", accepted::<RawScenario>()),
+            ("host", accepted::<RawHost>()),
+            ("daemon", accepted::<RawDaemon>()),
+            ("occupant", accepted::<RawOccupant>()),
+            ("container", accepted::<RawContainer>()),
+            ("expect", accepted::<RawExpect>()),
+        ]
+        .into_iter()
+        .map(|(t, k)| (t.to_string(), k))
+        .collect();
+        assert_eq!(
+            documented(),
+            parser,
+            "docs/scenarios.md's key tables (left) must list exactly the keys the parser accepts (right)"
+        );
+    }
+
+    #[test]
+    fn the_key_grabber_sees_a_new_field() {
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct WithExtra {
+            name: String,
+            brand_new_key: Option<bool>,
+        }
+        assert_eq!(accepted::<WithExtra>(), vec!["brand_new_key", "name"]);
     }
 }

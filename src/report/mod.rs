@@ -1,6 +1,13 @@
 //! What one run tells the user: the trace, each start's outcome in moby's
 //! words, each property's verdict, and whether the scenario's expectations
-//! for the policy were met. Rendered as stable text or as JSON.
+//! for the policy were met. Rendered as stable text, JSON, a Mermaid
+//! sequence diagram ([`mermaid`]) or a Markdown block for a pull-request
+//! comment ([`markdown`]); a violation also gets its story ([`story`]).
+
+pub mod events;
+pub mod markdown;
+pub mod mermaid;
+pub mod story;
 
 use crate::check::{Property, Violation};
 use crate::scenario::{ExpectStart, Verdict};
@@ -43,6 +50,9 @@ pub struct RunReport {
     /// a deterministic cost measure, not part of the printed report.
     #[serde(skip)]
     pub checker_work: u64,
+    /// The story of the first violation, if any ([`story::story`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
 }
 
 impl RunReport {
@@ -89,7 +99,7 @@ impl RunReport {
             }
             miss
         });
-        RunReport {
+        let mut r = RunReport {
             format_version: FORMAT_VERSION,
             scenario: w.scenario.name.clone(),
             policy: w.policy.name().to_string(),
@@ -101,7 +111,45 @@ impl RunReport {
             properties,
             expectations,
             checker_work: w.checker.work(),
-        }
+            story: None,
+        };
+        r.story = r.story_of_first().map(|s| s.text());
+        r
+    }
+
+    /// The violation of the first violated property, in property order
+    /// (the one an exploration reports).
+    pub fn first_violation(&self) -> Option<&Violation> {
+        self.properties.iter().find_map(|p| p.violation.as_ref())
+    }
+
+    /// The violation of `property`, if it was violated.
+    pub fn violation_of(&self, property: Property) -> Option<&Violation> {
+        self.properties
+            .iter()
+            .find(|p| p.property == property)
+            .and_then(|p| p.violation.as_ref())
+    }
+
+    /// The story of the first violation.
+    pub fn story_of_first(&self) -> Option<story::Story> {
+        self.first_violation().map(|v| story::story(&self.trace, v))
+    }
+
+    /// The trace as a Mermaid sequence diagram, marking `violation` (and
+    /// the steps its story cites), or the first violation when None.
+    pub fn mermaid(&self, violation: Option<&Violation>) -> String {
+        let v = violation.or(self.first_violation());
+        let cited = v.map(|v| story::story(&self.trace, v).cited);
+        let title = format!("{} under {}, {}", self.scenario, self.policy, self.schedule);
+        mermaid::diagram(
+            &self.trace,
+            &title,
+            mermaid::Marks {
+                violation: v,
+                cited: cited.as_ref(),
+            },
+        )
     }
 
     /// Some property was violated.
@@ -156,6 +204,49 @@ impl RunReport {
         s
     }
 
+    /// This run's outcomes as an `[expect.POLICY]` table to paste into the
+    /// scenario file (what `portsim run --format expect` prints): each
+    /// start's exact outcome and each property's verdict.
+    pub fn expect_table(&self) -> String {
+        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let starts: Vec<String> = self
+            .starts
+            .iter()
+            .map(|o| {
+                let v = match &o.error {
+                    None if o.ok => format!(
+                        "ok {}",
+                        o.ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    None => "error".to_string(),
+                    Some(e) => format!("error: {e}"),
+                };
+                format!("{} = {}", o.container, quote(&v))
+            })
+            .collect();
+        let properties: Vec<String> = self
+            .properties
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} = {}",
+                    p.property.name(),
+                    quote(if p.holds { "holds" } else { "violated" })
+                )
+            })
+            .collect();
+        format!(
+            "[expect.{}]\nstarts = {{ {} }}\nproperties = {{ {} }}\n",
+            self.policy,
+            starts.join(", "),
+            properties.join(", ")
+        )
+    }
+
     /// The whole report as pretty JSON (same content as [`RunReport::text`]).
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serializes") + "\n"
@@ -173,58 +264,6 @@ pub struct PctBound {
     pub per_execution: f64,
     /// Upper bound on the chance that every execution missed it.
     pub missed: f64,
-}
-
-/// A violation `check` found, minimized.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CheckViolation {
-    pub property: Property,
-    /// 1-based execution that found it.
-    pub execution: usize,
-    pub found_preemptions: usize,
-    pub found_steps: usize,
-    pub minimized_preemptions: usize,
-    pub minimized_steps: usize,
-    /// Candidate schedules the minimizer ran.
-    pub candidates: usize,
-    /// Where the schedule was written (None: it could not be written; the
-    /// schedule is in `schedule` all the same).
-    pub schedule_file: Option<String>,
-    /// The minimized schedule, in the file format.
-    pub schedule: String,
-    /// The command that replays it (None without a file).
-    pub replay: Option<String>,
-    /// The minimized run.
-    pub report: RunReport,
-}
-
-/// What `portsim check` tells the user.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CheckReport {
-    /// [`FORMAT_VERSION`].
-    pub format_version: u32,
-    pub scenario: String,
-    pub policy: String,
-    pub kernel: String,
-    /// How the interleavings were chosen (`pct depth 3 seed 0`, ...).
-    pub engine: String,
-    pub executions: usize,
-    /// Every interleaving was run: the scenario has no concurrent step,
-    /// so its one interleaving is all there is.
-    pub exhaustive: bool,
-    /// Distinct (outcomes, verdicts) signatures seen.
-    pub outcomes: Vec<String>,
-    pub max_threads: usize,
-    pub max_steps: usize,
-    /// PCT's guarantee, for a PCT search without a violation.
-    pub pct_bound: Option<PctBound>,
-    pub violation: Option<CheckViolation>,
-}
-
-impl CheckReport {
-    pub fn json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes") + "\n"
-    }
 }
 
 /// The JSON document of an error under `--format json`.
