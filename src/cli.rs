@@ -132,6 +132,39 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         iterations: usize,
     },
+    /// Explore every scenario under every policy with one engine and one
+    /// budget (those of `check`) and print the matrix of verdicts: per
+    /// cell each property's verdict, the failed starts and the distinct
+    /// outcomes; each violation's minimized schedule is written to DIR and
+    /// its replay command printed.
+    #[command(after_help = crate::compare::help_tail())]
+    Compare {
+        /// Scenario files (TOML). Without any: every `*.toml` file of
+        /// `scenarios/` relative to the current directory, sorted by name.
+        scenarios: Vec<PathBuf>,
+        /// Comma-separated policies to compare (default: all of them, in
+        /// the order listed below).
+        #[arg(long, value_name = "P,...")]
+        policies: Option<String>,
+        #[arg(long, value_enum, default_value_t = EngineArg::Pct)]
+        engine: EngineArg,
+        /// Executions to explore per cell (at most; a cell stops at its
+        /// first violating execution).
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+        /// PCT bug depth.
+        #[arg(long, default_value_t = 3)]
+        depth: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// text: aligned table; json: every cell (with `format_version`);
+        /// markdown: a GitHub table for a pull-request review.
+        #[arg(long, value_enum, default_value_t = crate::compare::Format::Text)]
+        format: crate::compare::Format,
+        /// Where to write the failing schedules.
+        #[arg(long, value_name = "DIR", default_value = "portsim-schedules")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -270,6 +303,31 @@ pub fn main() -> ExitCode {
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
             stress_cmd(&scenario, policy, kernel, iterations)
+        }
+        Command::Compare {
+            scenarios,
+            policies,
+            engine,
+            iterations,
+            depth,
+            seed,
+            format,
+            out,
+        } => {
+            use crate::compare::{Engine, Options};
+            let engine = match engine {
+                EngineArg::Random => Engine::Random,
+                EngineArg::Pct => Engine::Pct { depth },
+                EngineArg::Dfs => Engine::Dfs,
+                EngineArg::Portfolio => Engine::Portfolio,
+            };
+            let opts = Options {
+                engine,
+                iterations,
+                seed,
+                out,
+            };
+            crate::compare::command(&scenarios, policies.as_deref(), opts, format)
         }
     }
 }

@@ -9,6 +9,8 @@ pub mod catalog;
 pub mod check;
 #[cfg(not(loom))]
 pub mod cli;
+#[cfg(not(loom))]
+pub mod compare;
 pub mod error;
 pub mod explore;
 pub mod kernel;

@@ -10,7 +10,7 @@ use crate::mapper::Policy;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -52,6 +52,8 @@ pub struct Exploration {
     pub max_threads: usize,
     /// Most scheduling decisions in one execution.
     pub max_steps: usize,
+    /// Per container, the executions in which its start failed.
+    pub failed_starts: BTreeMap<String, usize>,
     pub failure: Option<Failure>,
 }
 
@@ -128,6 +130,9 @@ impl Harvest {
         x.max_threads = x.max_threads.max(rec.threads);
         x.max_steps = x.max_steps.max(rec.schedule.tasks().count());
         x.outcomes.insert(signature(&report));
+        for s in report.starts.iter().filter(|s| !s.ok) {
+            *x.failed_starts.entry(s.container.clone()).or_default() += 1;
+        }
         if x.failure.is_none()
             && let Some(p) = report.properties.iter().find(|p| !p.holds)
         {
@@ -373,6 +378,9 @@ pub fn explore_portfolio_on(
         per.push((e, x.executions));
         total.executions += x.executions;
         total.outcomes.extend(x.outcomes);
+        for (c, n) in x.failed_starts {
+            *total.failed_starts.entry(c).or_default() += n;
+        }
         total.max_threads = total.max_threads.max(x.max_threads);
         total.max_steps = total.max_steps.max(x.max_steps);
         if let Some(mut f) = x.failure {

@@ -26,13 +26,15 @@ pub struct Minimized {
     pub tries: usize,
 }
 
-fn cost(r: &Recorded) -> (usize, usize, u64) {
-    let values: u64 = r
+/// Drawn values are raw 64-bit words (`sync::choose` reduces them), so
+/// their sum is taken in `u128`: two draws can overflow a `u64`.
+fn cost(r: &Recorded) -> (usize, usize, u128) {
+    let values: u128 = r
         .schedule
         .decisions
         .iter()
         .map(|d| match d {
-            Decision::Value(v) => *v,
+            Decision::Value(v) => u128::from(*v),
             Decision::Task(_) => 0,
         })
         .sum();
@@ -132,4 +134,27 @@ pub fn minimize_on(
         recorded: best,
         tries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cost_of_two_large_draws_does_not_overflow() {
+        let big = Recorded {
+            schedule: Schedule {
+                decisions: vec![Decision::Value(u64::MAX), Decision::Value(u64::MAX)],
+            },
+            ..Recorded::default()
+        };
+        let small = Recorded {
+            schedule: Schedule {
+                decisions: vec![Decision::Value(u64::MAX), Decision::Value(0)],
+            },
+            ..Recorded::default()
+        };
+        assert_eq!(cost(&big).2, 2 * u128::from(u64::MAX));
+        assert!(cost(&small) < cost(&big));
+    }
 }

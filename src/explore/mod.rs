@@ -11,6 +11,7 @@
 pub mod engine;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod minimize;
+pub mod save;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod schedule;
 #[cfg(all(not(loom), feature = "os-threads"))]
