@@ -6,8 +6,9 @@
 mod common;
 
 use portsim::check::Property;
+use portsim::coverage::Situation;
 use portsim::explore::KernelKind;
-use portsim::explore::engine::{EngineKind, explore};
+use portsim::explore::engine::{EngineKind, Options, explore, explore_portfolio, explore_with};
 use portsim::explore::minimize::minimize;
 use portsim::explore::run_schedule;
 use portsim::explore::schedule::Schedule;
@@ -111,6 +112,17 @@ fn a_port_freed_after_the_last_attempt_is_not_a_convergence_failure() {
             "{policy}: {}",
             x.failure.unwrap().report.text()
         );
+        // The model is about a host program in the window: it must have
+        // been seen colliding.
+        let c = &x.coverage;
+        assert!(
+            c.count(Situation::HostCollision) > 0,
+            "{}",
+            c.text(&sc.covers)
+        );
+        if policy == "pr-52927" {
+            assert!(c.count(Situation::Retry) > 0, "{}", c.text(&sc.covers));
+        }
     }
 }
 
@@ -219,6 +231,12 @@ fn counterexamples() -> &'static [Counterexample] {
                 6,
             ),
             ("ten-collisions.toml", "pr-52927", EngineKind::Random, 0),
+            (
+                "two-daemons-one-occupant.toml",
+                "pr-52927",
+                EngineKind::Pct { depth: 3 },
+                1,
+            ),
         ]
         .into_iter()
         .map(|(file, policy, engine, seed)| {
@@ -425,6 +443,269 @@ fn a_schedule_from_another_scenario_is_refused() {
     let b = shipped("issue-53306.toml");
     let err = run_schedule(&b, p, &f.recorded.schedule, false, KernelKind::Sim, "x").unwrap_err();
     assert!(err.contains("does not fit"), "{err}");
+}
+
+/// Issue 12, item 5: PCT at `check`'s old default (depth 3, 1 000
+/// executions, seed 0) misses the three-container stale-bindings variant;
+/// the default portfolio finds it within its default budget.
+#[test]
+fn the_default_portfolio_finds_the_three_container_stale_bindings() {
+    let sc = shipped("stale-bindings-3.toml");
+    let p = by_name("pr-52927").unwrap();
+    let old = explore(&sc, p, EngineKind::Pct { depth: 3 }, 1000, 0).unwrap();
+    assert!(
+        old.failure.is_none(),
+        "the old default now finds it: update the README"
+    );
+    let opts = Options {
+        property: Some(Property::AllocatorConsistency),
+        ..Options::default()
+    };
+    let (x, _) = explore_portfolio(&sc, p, portsim::cli::DEFAULT_ITERATIONS, 0, &opts).unwrap();
+    let f = x.failure.expect("the default portfolio finds it");
+    assert_eq!(f.property, Property::AllocatorConsistency);
+    println!(
+        "stale-bindings-3: old default (pct depth 3, 1000, seed 0) misses; portfolio seed 0 finds it at execution {} ({})",
+        f.execution, f.found_by
+    );
+}
+
+/// The portfolio is a function of budget and seed only.
+#[test]
+fn the_portfolio_plan_is_deterministic_and_spends_the_budget() {
+    use portsim::explore::engine::portfolio_plan;
+    let a = portfolio_plan(6000, 7);
+    assert_eq!(a, portfolio_plan(6000, 7));
+    assert_ne!(a, portfolio_plan(6000, 8));
+    assert_eq!(a.iter().map(|r| r.iterations).sum::<usize>(), 6000);
+    assert_eq!(
+        portfolio_plan(5, 0)
+            .iter()
+            .map(|r| r.iterations)
+            .sum::<usize>(),
+        5
+    );
+    let engines: std::collections::BTreeSet<String> =
+        a.iter().map(|r| r.engine.describe()).collect();
+    assert!(
+        engines.contains("urw") && engines.contains("pct depth 4"),
+        "{engines:?}"
+    );
+    let sc = shipped("issue-52903.toml");
+    let p = by_name("pr-52927").unwrap();
+    let run = |seed| {
+        let (x, _) = explore_portfolio(&sc, p, 120, seed, &Options::default()).unwrap();
+        (x.executions, x.outcomes, x.coverage)
+    };
+    assert_eq!(run(3), run(3));
+}
+
+/// Exploring on after the first violation reports each property's first
+/// violation; stopping at the first reports one.
+#[test]
+fn every_violated_property_gets_its_own_first_violation() {
+    let sc = shipped("transient-holder.toml");
+    let p: &'static dyn portsim::mapper::Policy = &portsim::mapper::broken::LeakReservation;
+    let all = explore_with(&sc, p, EngineKind::Random, 200, 0, &Options::default()).unwrap();
+    let props: Vec<Property> = all.failures.iter().map(|f| f.property).collect();
+    assert!(props.len() >= 2, "{props:?}");
+    for f in &all.failures {
+        assert!(
+            f.report
+                .properties
+                .iter()
+                .any(|v| v.property == f.property && !v.holds)
+        );
+    }
+    let first = explore(&sc, p, EngineKind::Random, 200, 0).unwrap();
+    let n = first.failures[0].execution;
+    assert_eq!(
+        first.executions, n,
+        "stops at the first violating execution"
+    );
+    assert!(first.failures.iter().all(|f| f.execution == n));
+    let only = Options {
+        property: Some(props[1]),
+        ..Options::default()
+    };
+    let focused = explore_with(&sc, p, EngineKind::Random, 200, 0, &only).unwrap();
+    assert_eq!(
+        focused
+            .failures
+            .iter()
+            .map(|f| f.property)
+            .collect::<Vec<_>>(),
+        vec![props[1]]
+    );
+}
+
+/// Issue 12, item 4: every shipped scenario reaches its key situations
+/// (`covers`) under pr-52927 within a short portfolio; the coverage table
+/// of each scenario under each policy is a reviewed snapshot.
+#[test]
+fn shipped_scenarios_reach_their_key_situations() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".toml"))
+        .collect();
+    files.sort();
+    let mut text = String::new();
+    let mut missed = Vec::new();
+    for file in &files {
+        let sc = shipped(file);
+
+        for policy in ["moby-master", "pr-52927"] {
+            let p = by_name(policy).unwrap();
+            let (x, _) = explore_portfolio(&sc, p, 600, 0, &Options::default()).unwrap();
+            text.push_str(&format!(
+                "{} under {policy}{}\n{}\n",
+                sc.name,
+                x.coverage.verdict_note(&sc.covers),
+                x.coverage.text(&sc.covers)
+            ));
+            if policy == "pr-52927" && !x.coverage.missed(&sc.covers).is_empty() {
+                missed.push(format!("{file}: {:?}", x.coverage.missed(&sc.covers)));
+            }
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "key situations never reached: {missed:?}"
+    );
+    snapshot("coverage__shipped-scenarios", &text);
+}
+
+/// Models name their key situation and assert it was reached.
+#[test]
+fn the_stop_model_reaches_a_stop_during_a_start() {
+    let sc = common::two_starts_race_and_stop("32768-60999", 32769, true);
+    let x = explore_with(
+        &sc,
+        by_name("pr-52927").unwrap(),
+        EngineKind::Random,
+        500,
+        0,
+        &Options::default(),
+    )
+    .unwrap();
+    for s in [
+        Situation::HostCollision,
+        Situation::Retry,
+        Situation::OccupantInWindow,
+        Situation::StopDuringStartSameDaemon,
+    ] {
+        assert!(
+            x.coverage.count(s) > 0,
+            "{s} never reached:\n{}",
+            x.coverage.text(&[])
+        );
+    }
+}
+
+/// Issue 12, item 7: two daemons, one host program, each container a fixed
+/// port and a two-port range. Either serial order lets the first start
+/// succeed; started together, both fail, and pr-52927 can spend its ten
+/// attempts while a port is free (convergence).
+#[test]
+fn two_daemons_and_one_occupant_fail_both_starts_where_a_serial_order_does_not() {
+    let text = include_str!("../scenarios/two-daemons-one-occupant.toml");
+    let p = by_name("pr-52927").unwrap();
+    for (order, first) in [
+        ("\"start c1\", \"start c2\"", "c1"),
+        ("\"start c2\", \"start c1\"", "c2"),
+    ] {
+        let serial = text.replace("[\"start c1\", \"start c2\"],", &format!("{order},"));
+        assert_ne!(serial, text);
+        let sc = common::scenario("serial", &serial);
+        let r = portsim::explore::run_seed(&sc, p, 0, KernelKind::Sim).unwrap();
+        let ok: Vec<&str> = r
+            .starts
+            .iter()
+            .filter(|s| s.ok)
+            .map(|s| s.container.as_str())
+            .collect();
+        assert_eq!(ok, vec![first], "{}", r.text());
+    }
+    let sc = shipped("two-daemons-one-occupant.toml");
+    let (x, _) = explore_portfolio(&sc, p, 600, 0, &Options::default()).unwrap();
+    assert!(
+        x.outcomes
+            .iter()
+            .any(|o| o.starts_with("c1=error") && o.contains(" c2=error")),
+        "{:?}",
+        x.outcomes
+    );
+    let f = x.failure.expect("convergence violated");
+    assert_eq!(f.property, Property::Convergence);
+}
+
+/// Issue 12, item 6: `check --save-outcomes DIR` writes one schedule per
+/// distinct outcome, and each replays with `portsim run --schedule` to the
+/// trace the exploration recorded, byte for byte.
+#[test]
+fn every_saved_outcome_replays_byte_for_byte() {
+    let dir = std::env::temp_dir().join(format!("portsim-outcomes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = env!("CARGO_BIN_EXE_portsim");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let sc = "scenarios/two-daemons-one-occupant.toml";
+    let check = Command::new(bin)
+        .current_dir(root)
+        .args([
+            "check",
+            sc,
+            "--policy",
+            "pr-52927",
+            "--iterations",
+            "300",
+            "--format",
+            "json",
+        ])
+        .arg("--out")
+        .arg(dir.join("violations"))
+        .arg("--save-outcomes")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        check.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert!(json["coverage"]["reached"]["give-up"].as_u64().unwrap() > 0);
+    assert_eq!(json["never_reached"].as_array().unwrap().len(), 0);
+    assert_eq!(json["verdicts"][2]["verdict"], "violated");
+    let saved = json["saved_outcomes"].as_array().unwrap();
+    assert_eq!(
+        saved.len() as u64,
+        json["distinct_outcomes"].as_u64().unwrap()
+    );
+    assert!(saved.len() >= 2);
+    for s in saved {
+        let sched = s["schedule"].as_str().unwrap();
+        let name = Path::new(sched).file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+            "{name}"
+        );
+        let recorded = std::fs::read_to_string(s["trace"].as_str().unwrap()).unwrap();
+        let run = Command::new(bin)
+            .current_dir(root)
+            .args(["run", sc, "--policy", "pr-52927", "--schedule", sched])
+            .output()
+            .unwrap();
+        let out = String::from_utf8(run.stdout).unwrap();
+        let trace = &out[out.find("trace:\n").unwrap() + 7..out.find("\nstarts:").unwrap()];
+        assert_eq!(trace, recorded, "{sched}");
+        let outcome = s["outcome"].as_str().unwrap();
+        assert!(outcome.starts_with("c1="));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A stop racing a start on one daemon with a one-port range. With the

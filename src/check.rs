@@ -634,6 +634,11 @@ fn last_forward_error(w: &World, name: &str) -> Option<String> {
             {
                 last = Some(e.action[i + " failed: ".len()..].to_string());
             }
+        } else if e.layer.ends_with("/bridge")
+            && let Some(t) = e.result.strip_prefix("error: ")
+        {
+            // A bridge driver that binds itself (docker-28).
+            last = Some(t.to_string());
         } else if e.layer.ends_with("/rlk")
             && e.action.starts_with("AddPort")
             && let Some(t) = e.result.strip_prefix("400 ")

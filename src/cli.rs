@@ -84,20 +84,28 @@ pub enum Command {
         scenario: PathBuf,
         #[arg(long, default_value = "moby-master", value_parser = policy_names())]
         policy: String,
-        #[arg(long, value_enum, default_value_t = EngineArg::Pct)]
+        /// Search engine; the default portfolio runs uniform random, shuttle's
+        /// uniform random walk and PCT depths 2-5 in seeded rounds.
+        #[arg(long, value_enum, default_value_t = EngineArg::Portfolio)]
         engine: EngineArg,
         /// Executions to explore (at most; at least 1).
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = DEFAULT_ITERATIONS)]
         iterations: usize,
-        /// PCT bug depth (pct only; default 3, at least 1).
+        /// PCT bug depth (`--engine pct` only; default 3, at least 1).
         #[arg(long)]
         depth: Option<usize>,
-        /// Scheduler seed (pct, random, portfolio; default 0).
+        /// Scheduler seed (random, urw, pct, portfolio; default 0).
         #[arg(long)]
         seed: Option<u64>,
-        /// Where to write the failing schedule (checked before searching).
+        /// Where to write the failing schedules (checked before searching).
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
+        /// Look for violations of this property only.
+        #[arg(long, value_parser = property_names())]
+        property: Option<String>,
+        /// Save one schedule (and its trace) per distinct outcome in DIR.
+        #[arg(long, value_name = "DIR")]
+        save_outcomes: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -167,9 +175,14 @@ pub enum Command {
     },
 }
 
+/// `portsim check`'s default budget.
+pub const DEFAULT_ITERATIONS: usize = 6000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     Random,
+    /// shuttle's uniform random walk.
+    Urw,
     Pct,
     Dfs,
     Portfolio,
@@ -177,6 +190,14 @@ pub enum EngineArg {
 
 fn policy_names() -> clap::builder::PossibleValuesParser {
     let names: Vec<&'static str> = mapper::policies().iter().map(|p| p.name()).collect();
+    clap::builder::PossibleValuesParser::new(names)
+}
+
+fn property_names() -> clap::builder::PossibleValuesParser {
+    let names: Vec<&'static str> = crate::check::Property::ALL
+        .iter()
+        .map(|p| p.name())
+        .collect();
     clap::builder::PossibleValuesParser::new(names)
 }
 
@@ -275,6 +296,8 @@ pub fn main() -> ExitCode {
             depth,
             seed,
             out,
+            property,
+            save_outcomes,
             format,
             kernel,
         } => {
@@ -288,6 +311,10 @@ pub fn main() -> ExitCode {
                     depth,
                     seed,
                     out,
+                    property: property
+                        .as_deref()
+                        .and_then(crate::check::Property::from_name),
+                    save_outcomes,
                     format,
                     kernel,
                 },
@@ -317,6 +344,7 @@ pub fn main() -> ExitCode {
             use crate::compare::{Engine, Options};
             let engine = match engine {
                 EngineArg::Random => Engine::Random,
+                EngineArg::Urw => Engine::Urw,
                 EngineArg::Pct => Engine::Pct { depth },
                 EngineArg::Dfs => Engine::Dfs,
                 EngineArg::Portfolio => Engine::Portfolio,
@@ -554,23 +582,35 @@ pub struct CheckArgs {
     pub depth: Option<usize>,
     pub seed: Option<u64>,
     pub out: PathBuf,
+    pub property: Option<crate::check::Property>,
+    pub save_outcomes: Option<PathBuf>,
     pub format: Format,
     pub kernel: KernelArg,
 }
 
-const DEFAULT_DEPTH: usize = 3;
-const DEFAULT_SEED: u64 = 0;
+impl CheckArgs {
+    /// `--depth`, else 3.
+    pub fn depth(&self) -> usize {
+        self.depth.unwrap_or(3)
+    }
+    /// `--seed`, else 0.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(0)
+    }
+}
 
 /// Flags the chosen engine would ignore are refused: which engines use
 /// `--depth` and `--seed`.
+#[cfg_attr(feature = "os-threads", allow(dead_code))]
 fn engine_flag_error(a: &CheckArgs) -> Option<String> {
     let (uses_depth, uses_seed) = match a.engine {
         EngineArg::Pct => (true, true),
-        EngineArg::Random | EngineArg::Portfolio => (false, true),
+        EngineArg::Random | EngineArg::Urw | EngineArg::Portfolio => (false, true),
         EngineArg::Dfs => (false, false),
     };
     let name = match a.engine {
         EngineArg::Random => "random",
+        EngineArg::Urw => "urw",
         EngineArg::Pct => "pct",
         EngineArg::Dfs => "dfs",
         EngineArg::Portfolio => "portfolio",
@@ -599,6 +639,7 @@ fn engine_flag_error(a: &CheckArgs) -> Option<String> {
 /// Make sure `out` is a folder `check` can write in, before searching:
 /// create it, write and remove a probe file. Returns whether this call
 /// created it (and removes it again on failure).
+#[cfg_attr(feature = "os-threads", allow(dead_code))]
 fn prepare_out(out: &std::path::Path) -> Result<bool, String> {
     let existed = out.is_dir();
     std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
@@ -628,9 +669,6 @@ fn check_cmd(
     policy: &'static dyn crate::mapper::Policy,
     a: CheckArgs,
 ) -> ExitCode {
-    use crate::explore::engine::{EngineKind, explore_on, explore_portfolio_on, has_concurrency};
-    use crate::report::FORMAT_VERSION;
-    use crate::report::markdown::{self, CheckBlock};
     let fail = |code: u8, msg: &str| fail_as(a.format, code, msg);
     if a.format == Format::Expect {
         return fail(
@@ -641,8 +679,6 @@ fn check_cmd(
     if let Some(e) = engine_flag_error(&a) {
         return fail(2, &e);
     }
-    let depth = a.depth.unwrap_or(DEFAULT_DEPTH);
-    let seed = a.seed.unwrap_or(DEFAULT_SEED);
     let sc = match load_as(path, a.format) {
         Ok(s) => s,
         Err(c) => return c,
@@ -663,255 +699,26 @@ fn check_cmd(
             );
         }
     };
-    let sequential = !has_concurrency(&sc);
     let live = crate::progress::Live::start(a.iterations, a.format != Format::Json);
-    let hooks = live.hooks();
-    let (x, label) = if sequential {
-        match explore_on(&sc, policy, EngineKind::Random, 1, seed, kind, &hooks) {
-            Ok(x) => (
-                x,
-                "the only interleaving: the scenario has no concurrent step".to_string(),
-            ),
-            Err(e) => {
-                live.finish();
-                return fail(3, &e);
-            }
-        }
-    } else {
-        match a.engine {
-            EngineArg::Portfolio => {
-                match explore_portfolio_on(&sc, policy, a.iterations, seed, kind, &hooks) {
-                    Ok((x, _)) => (x, format!("portfolio seed {seed}")),
-                    Err(e) => {
-                        live.finish();
-                        return fail(3, &e);
-                    }
-                }
-            }
-            e => {
-                let engine = match e {
-                    EngineArg::Random => EngineKind::Random,
-                    EngineArg::Pct => EngineKind::Pct { depth },
-                    _ => EngineKind::Dfs,
-                };
-                let label = match engine {
-                    EngineKind::Dfs => engine.describe(),
-                    _ => format!("{} seed {seed}", engine.describe()),
-                };
-                match explore_on(&sc, policy, engine, a.iterations, seed, kind, &hooks) {
-                    Ok(x) => (x, label),
-                    Err(e) => {
-                        live.finish();
-                        return fail(3, &e);
-                    }
-                }
-            }
-        }
-    };
-    let runs = |n: usize| {
-        if n == 1 {
-            "1 execution".to_string()
-        } else {
-            format!("{n} executions")
-        }
-    };
-    let title = format!("{} under {}", sc.name, policy.name());
-    let Some(f) = x.failure else {
-        live.finish();
-        let interrupted = live.interrupted();
-        let mut lines = vec![if interrupted {
-            format!(
-                "{title}: interrupted after {} of {} executions ({label}): no violation in those; {} distinct outcomes; up to {} threads and {} scheduling steps",
-                x.executions,
-                a.iterations,
-                x.outcomes.len(),
-                x.max_threads,
-                x.max_steps
-            )
-        } else {
-            format!(
-                "{title}: no violation in {} ({label}); {} distinct outcomes; up to {} threads and {} scheduling steps",
-                runs(x.executions),
-                x.outcomes.len(),
-                x.max_threads,
-                x.max_steps
-            )
-        }];
-        if created_out {
-            let _ = std::fs::remove_dir(&a.out);
-        }
-        let bound = (a.engine == EngineArg::Pct && !sequential)
-            .then(|| pct_bound_of(x.executions, x.max_threads, x.max_steps, depth));
-        if let Some(b) = &bound {
-            lines.push(pct_bound_text(b));
-        }
-        let outcomes: Vec<String> = x
-            .outcomes
-            .iter()
-            .map(|o| format!("  outcome: {o}"))
-            .collect();
-        emit(&match a.format {
-            Format::Json => json_line(&serde_json::json!({
-                "format_version": FORMAT_VERSION,
-                "scenario": sc.name,
-                "policy": policy.name(),
-                "kernel": kind.name(),
-                "search": label,
-                "executions": x.executions,
-                "exhaustive": sequential,
-                "interrupted": interrupted,
-                "violation": null,
-                "pct_bound": bound,
-                "outcomes": x.outcomes,
-            })),
-            Format::Markdown => markdown::check(&CheckBlock {
-                title,
-                summary: lines,
-                counterexample: None,
-                executions: x.executions,
-                replay: None,
-                schedule: None,
-            }),
-            _ => lines
-                .iter()
-                .chain(&outcomes)
-                .map(|l| format!("{l}\n"))
-                .collect(),
-        });
-        return ExitCode::from(if interrupted {
-            crate::progress::INTERRUPTED
-        } else {
-            0
-        });
-    };
-    live.note("violation found; minimizing");
-    let m = crate::explore::minimize::minimize_on(&sc, policy, &f.recorded, f.property, 4000, kind);
+    let r = crate::explore::checkrun::check(&sc, path, policy, &a, kind, &live);
     live.finish();
-    let mut m = match m {
-        Ok(m) => m,
-        Err(e) => return fail(3, &e),
-    };
-    // Expectations describe the scenario's own seed, not this schedule.
-    m.report.expectations = None;
-    let story = m
-        .report
-        .violation_of(f.property)
-        .map(|v| crate::report::story::story(&m.report.trace, v).text());
-    m.report.story = story.clone();
-    // The scenario's name comes from the file: never a path by itself.
-    let file = a.out.join(crate::paths::file_component(&format!(
-        "{}-{}-{}.schedule",
-        sc.name,
-        policy.name(),
-        f.property
-    )));
-    let body = format!(
-        "# portsim schedule: scenario {} ({}), policy {}, violates {}\n# found by {label}, execution {}; minimized\n{}",
-        sc.name.escape_debug(),
-        path.display(),
-        policy.name(),
-        f.property,
-        f.execution,
-        m.recorded.schedule.to_text()
-    );
-    // Everything found is printed below whether or not this write works.
-    let written = write_atomic(&file, &body);
-    let found = format!(
-        "{title}: {} VIOLATED, found by {label} at execution {} of {}",
-        f.property, f.execution, x.executions
-    );
-    let minimized = format!(
-        "minimized from {} preemptions / {} steps to {} preemptions / {} steps ({} candidates tried)",
-        f.recorded.preemptions,
-        f.recorded.schedule.tasks().count(),
-        m.recorded.preemptions,
-        m.recorded.schedule.tasks().count(),
-        m.tries
-    );
-    let kernel_flag = if kind == KernelKind::Linux {
-        " --kernel linux"
-    } else {
-        ""
-    };
-    let replay = format!(
-        "portsim run {} --policy {}{kernel_flag} --schedule {}",
-        path.display(),
-        policy.name(),
-        file.display()
-    );
-    let (schedule_file, replay) = match &written {
-        Ok(()) => (Some(file.display().to_string()), Some(replay)),
-        Err(_) => (None, None),
-    };
-    emit(&match a.format {
-        Format::Json => json_line(&serde_json::json!({
-            "format_version": FORMAT_VERSION,
-            "scenario": sc.name,
-            "policy": policy.name(),
-            "kernel": kind.name(),
-            "search": label,
-            "executions": x.executions,
-            "exhaustive": sequential,
-            "interrupted": false,
-            "violation": {
-                "property": f.property,
-                "execution": f.execution,
-                "preemptions": m.recorded.preemptions,
-                "steps": m.recorded.schedule.tasks().count(),
-            },
-            "story": story,
-            "schedule_file": schedule_file,
-            "schedule": m.recorded.schedule.to_text(),
-            "replay": replay,
-            "report": m.report,
-        })),
-        Format::Mermaid => m.report.mermaid(m.report.violation_of(f.property)),
-        Format::Markdown => markdown::check(&CheckBlock {
-            title,
-            summary: vec![found, minimized],
-            counterexample: Some((&m.report, f.property)),
-            executions: x.executions,
-            replay: replay.clone(),
-            schedule: Some((
-                schedule_file
-                    .clone()
-                    .unwrap_or_else(|| "(not written)".to_string()),
-                body.clone(),
-            )),
-        }),
-        Format::Text | Format::Expect => {
-            let mut s = format!("{found}\n{minimized}\n\n");
-            if let Some(story) = &story {
-                s.push_str("story:\n");
-                s.push_str(&wrap(story, 76, "  "));
-                s.push('\n');
-            }
-            s.push_str(&m.report.text());
-            match (&schedule_file, &replay) {
-                (Some(file), Some(replay)) => {
-                    s.push_str(&format!("\nschedule written to {file}\n"));
-                    s.push_str(&format!("replay: {replay}\n"));
-                }
-                _ => {
-                    s.push_str("\nschedule (NOT written to a file):\n");
-                    s.push_str(&m.recorded.schedule.to_text());
-                }
-            }
-            s
-        }
-    });
-    if let Err(e) = written {
-        return fail(
-            3,
-            &format!("{}: cannot write schedule: {e}", file.display()),
-        );
+    if created_out && !matches!(r, Ok((_, 1, _))) {
+        // Nothing was written there: leave no empty folder behind.
+        let _ = std::fs::remove_dir(&a.out);
     }
-    ExitCode::from(1)
-}
-
-#[cfg(not(feature = "os-threads"))]
-fn json_line(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).expect("JSON serializes") + "\n"
+    match r {
+        Ok((out, code, write_error)) => {
+            emit(&out);
+            if let Some(e) = write_error {
+                // Under --format json the error is a field of the report.
+                if a.format != Format::Json {
+                    eprintln!("portsim: {e}");
+                }
+            }
+            ExitCode::from(code)
+        }
+        Err((code, e)) => fail(code, &e),
+    }
 }
 
 /// `text` in lines of at most `width` characters (words kept whole), each
@@ -983,22 +790,6 @@ pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) 
     pct_bound_text(&pct_bound_of(executions, threads, steps, depth))
 }
 
-/// Write `body` to `path` through a temporary file in the same folder and
-/// a rename, so that no reader sees half a file; the temporary file is
-/// removed whatever fails.
-#[cfg(not(feature = "os-threads"))]
-fn write_atomic(path: &std::path::Path, body: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("schedule.tmp");
-    let r = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1024,23 +815,6 @@ mod tests {
         );
     }
 
-    #[cfg(not(feature = "os-threads"))]
-    #[test]
-    fn a_failed_schedule_write_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("portsim-write-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        // The target is a folder: the rename fails after the write.
-        let target = dir.join("x.schedule");
-        std::fs::create_dir_all(target.join("busy")).unwrap();
-        assert!(write_atomic(&target, "t0\n").is_err());
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, [std::ffi::OsString::from("x.schedule")]);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
     #[test]
     fn engines_refuse_flags_they_would_ignore() {
         let args = |engine, depth, seed, iterations| CheckArgs {
@@ -1049,6 +823,8 @@ mod tests {
             depth,
             seed,
             out: PathBuf::from("o"),
+            property: None,
+            save_outcomes: None,
             format: Format::Text,
             kernel: KernelArg::Sim,
         };

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 #[cfg(not(loom))]
 pub mod compare;
+pub mod coverage;
 pub mod error;
 pub mod explore;
 pub mod kernel;

@@ -2,10 +2,9 @@
 //! size cap. Not moby code.
 //!
 //! Scenario files arrive in pull requests: a scenario's `name` (or any
-//! other string from a file) must never choose where `portsim` writes.
-//! [`file_component`] turns such a string into one harmless file-name
-//! component; every command that builds a path from file content (`check`'s
-//! schedule files, `compare`'s outputs) goes through it.
+//! other string from a file) must never choose where `portsim` writes;
+//! `crate::explore::outcomes::sanitize` makes such a string one harmless
+//! file-name component.
 
 use std::io::Read;
 use std::path::Path;
@@ -14,36 +13,6 @@ use std::path::Path;
 /// shipped files are a few kilobytes; `portsim run /dev/zero` must end
 /// with a message, not when memory runs out.
 pub const MAX_INPUT_BYTES: u64 = 1 << 20;
-
-/// The longest component [`file_component`] returns, in bytes (well under
-/// the 255 of common file systems, leaving room for suffixes).
-pub const MAX_COMPONENT_BYTES: usize = 100;
-
-/// One file-name component made from `name`: ASCII letters, digits, `.`,
-/// `_` and `-` are kept, every other character becomes `_`; a leading `.`
-/// becomes `_` (no `.`, `..` or hidden files); an empty result is `_`;
-/// at most [`MAX_COMPONENT_BYTES`] bytes. The result never contains a
-/// path separator, so `dir.join(file_component(x))` stays inside `dir`.
-pub fn file_component(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(MAX_COMPONENT_BYTES)
-        .collect();
-    if out.starts_with('.') {
-        out.replace_range(0..1, "_");
-    }
-    if out.is_empty() {
-        out.push('_');
-    }
-    out
-}
 
 /// Read `path` as UTF-8 text of at most `cap` bytes. Reads at most
 /// `cap + 1` bytes whatever the file is (`/dev/zero`, a FIFO), and says
@@ -73,35 +42,6 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn components_never_leave_the_folder() {
-        for (name, want) in [
-            ("issue-53153", "issue-53153"),
-            ("../escaped", "_._escaped"),
-            ("..", "_."),
-            (".", "_"),
-            ("", "_"),
-            ("/etc/passwd", "_etc_passwd"),
-            ("a\\b", "a_b"),
-            ("dé jà", "d__j_"),
-            ("a\0b", "a_b"),
-            ("C:x", "C_x"),
-        ] {
-            assert_eq!(file_component(name), want, "{name:?}");
-        }
-        let dir = Path::new("/out");
-        for name in ["../x", "..", "a/../../b", "/abs", "x/.."] {
-            let p = dir.join(file_component(name));
-            assert_eq!(p.parent(), Some(dir), "{name:?} -> {}", p.display());
-            assert!(
-                p.components()
-                    .all(|c| !matches!(c, std::path::Component::ParentDir)),
-                "{name:?}"
-            );
-        }
-        assert_eq!(file_component(&"x".repeat(500)).len(), MAX_COMPONENT_BYTES);
-    }
 
     #[test]
     fn capped_reads_stop_at_the_cap() {

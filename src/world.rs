@@ -238,6 +238,7 @@ pub fn step_ns(table: &[NetnsRow], step: NetnsStep, detach_netns: bool, child: N
 fn ns_configs(s: &Scenario) -> Vec<NsConfig> {
     let host = NsConfig {
         ip_unprivileged_port_start: s.host.unprivileged_port_start,
+        ip_local_port_range: format!("{}\t{}", s.host.port_range.0, s.host.port_range.1),
         ..NsConfig::default()
     };
     let mut v = vec![host];
@@ -250,6 +251,24 @@ fn ns_configs(s: &Scenario) -> Vec<NsConfig> {
         });
     }
     v
+}
+
+/// The daemon's port allocator, reading its child namespace; a policy
+/// whose allocator does not skip reserved ports (v28.5.2) gets none.
+fn allocator_for(kernel: &Kernel, ns: NsId, daemon: &str, policy: &dyn Policy) -> PortAllocator {
+    let layer = format!("{daemon}/allocator");
+    let a = PortAllocator::from_namespace(kernel, ns, &layer);
+    if policy.skips_reserved_ports() {
+        return a;
+    }
+    let (begin, end) = a.range();
+    PortAllocator::new(
+        begin,
+        end,
+        Default::default(),
+        kernel.trace().clone(),
+        &layer,
+    )
 }
 
 impl World {
@@ -266,7 +285,15 @@ impl World {
             let ns = NsId::child(i);
             let rlk_layer = format!("{}/rlk", d.name);
             let driver: Arc<dyn PortDriver> = match d.port_driver {
-                PortDriverKind::Builtin => Arc::new(Builtin::new(kernel.clone(), &rlk_layer)),
+                PortDriverKind::Builtin => {
+                    let b = Builtin::new(kernel.clone(), &rlk_layer);
+                    // A proposed API extension, only for a policy that asks.
+                    Arc::new(if policy.rootlesskit_ext().port_zero {
+                        b.with_port_zero()
+                    } else {
+                        b
+                    })
+                }
                 PortDriverKind::Slirp4netns => Arc::new(Slirp4netns::with_child_ip(
                     kernel.clone(),
                     &rlk_layer,
@@ -281,11 +308,7 @@ impl World {
             daemons.push(Daemon {
                 name: d.name.clone(),
                 ns: at(NetnsStep::Probe),
-                allocator: PortAllocator::from_namespace(
-                    &kernel,
-                    at(NetnsStep::ReadSysctls),
-                    &format!("{}/allocator", d.name),
-                ),
+                allocator: allocator_for(&kernel, at(NetnsStep::ReadSysctls), &d.name, policy),
                 pdc: PortDriverClient::new(driver),
                 bridge: Bridge::new(&d.name, d.bridge_lock, d.userland_proxy),
             });

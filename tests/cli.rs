@@ -59,10 +59,14 @@ fn json_carries_the_same_report() {
 fn help_lists_the_policies() {
     let out = portsim(&["--help"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.contains("moby-master") && text.contains("pr-52927"),
-        "{text}"
-    );
+    let names: Vec<&str> = portsim::mapper::policies()
+        .iter()
+        .map(|p| p.name())
+        .collect();
+    assert!(names.len() >= 6, "{names:?}");
+    for n in names {
+        assert!(text.contains(n), "{n} missing from:\n{text}");
+    }
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -223,7 +227,7 @@ fn a_sequential_scenario_is_reported_as_its_only_interleaving() {
     assert_eq!(out.status.code(), Some(0), "{s}");
     assert!(!s.contains("pct depth") && !s.contains("PCT bound"), "{s}");
     assert!(
-        s.contains("no violation in 1 execution (the only interleaving: "),
+        s.contains("no violation in 1 execution (sequential scenario: its only interleaving)"),
         "{s}"
     );
 }
@@ -235,6 +239,8 @@ fn a_huge_depth_gives_a_bound_between_0_and_1() {
         "scenarios/issue-52903.toml",
         "--policy",
         "pr-52927",
+        "--engine",
+        "pct",
         "--iterations",
         "3",
         "--depth",
@@ -350,6 +356,8 @@ fn check_speaks_json_with_a_format_version() {
         "scenarios/issue-52903.toml",
         "--policy",
         "pr-52927",
+        "--engine",
+        "pct",
         "--iterations",
         "5",
         "--format",
@@ -358,7 +366,9 @@ fn check_speaks_json_with_a_format_version() {
     let v: serde_json::Value = serde_json::from_slice(&held.stdout).expect("valid JSON");
     assert_eq!(v["executions"], 5);
     assert!(v["violation"].is_null());
-    assert_eq!(v["pct_bound"]["depth"], 3);
+    let bound = v["pct_bound"].as_str().expect("a PCT bound");
+    assert!(bound.contains("bug of depth <= 3"), "{bound}");
+    assert_eq!(v["kernel"], "sim");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -424,6 +434,77 @@ fn errors_under_format_json_are_one_json_document_on_stdout() {
 fn a_device_or_huge_file_is_refused_with_its_size_limit() {
     let e = assert_refused(&portsim(&["run", "/dev/zero"]));
     assert!(e.contains("larger than 1048576 bytes"), "{e}");
+}
+
+/// `check` prints the coverage table and names a key situation it never
+/// reached in its verdicts; the same run prints the same bytes.
+#[test]
+fn check_reports_coverage_and_what_it_never_reached() {
+    let out = std::env::temp_dir().join(format!("portsim-cov-{}", std::process::id()));
+    let args = [
+        "check",
+        "scenarios/transient-holder.toml",
+        "--policy",
+        "moby-master",
+        "--iterations",
+        "120",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let a = portsim(&args);
+    assert_eq!(a.status.code(), Some(0));
+    let text = String::from_utf8(a.stdout.clone()).unwrap();
+    assert!(
+        text.contains("coverage (executions reaching each situation, of 120):"),
+        "{text}"
+    );
+    // moby master never retries: the scenario's key situation says so.
+    assert!(
+        text.contains("  convergence            holds (120 executions; retry never reached)"),
+        "{text}"
+    );
+    assert!(text.contains("[key, NEVER REACHED]"), "{text}");
+    assert_eq!(portsim(&args).stdout, a.stdout, "byte-identical reruns");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--property P` looks for P only: the others are not searched, and a
+/// violation of another property does not count.
+#[test]
+fn check_property_focuses_on_one_property() {
+    let out = std::env::temp_dir().join(format!("portsim-prop-{}", std::process::id()));
+    let o = out.to_str().unwrap();
+    let base = [
+        "check",
+        "scenarios/two-daemons-one-occupant.toml",
+        "--policy",
+        "pr-52927",
+        "--engine",
+        "random",
+        "--iterations",
+        "120",
+        "--out",
+        o,
+    ];
+    let all = portsim(&base);
+    assert_eq!(all.status.code(), Some(1));
+    let mut args = base.to_vec();
+    args.extend(["--property", "clean-teardown"]);
+    let one = portsim(&args);
+    assert_eq!(one.status.code(), Some(0));
+    let text = String::from_utf8(one.stdout).unwrap();
+    assert!(
+        text.contains("  clean-teardown         holds (120 executions)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  convergence            not searched (--property)"),
+        "{text}"
+    );
+    let mut bad = base.to_vec();
+    bad.extend(["--property", "convergance"]);
+    assert_eq!(portsim(&bad).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
@@ -542,4 +623,48 @@ fn run_and_check_print_mermaid_and_markdown() {
     assert_eq!(v["violation"]["property"], "convergence");
     assert_eq!(v["report"]["story"], v["story"]);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_schedule_that_cannot_be_written_is_printed_and_exits_3() {
+    let dir = scratch("unwritable");
+    let out_dir = dir.join("out");
+    // A folder where the schedule file should go: the rename fails.
+    std::fs::create_dir_all(out_dir.join("issue-52903-moby-master-convergence.schedule/x"))
+        .unwrap();
+    let args = [
+        "check",
+        "scenarios/issue-52903.toml",
+        "--engine",
+        "pct",
+        "--iterations",
+        "200",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let out = portsim(&args);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{s}");
+    assert!(s.contains("convergence VIOLATED"), "{s}");
+    assert!(s.contains("schedule (NOT written to a file):\n"), "{s}");
+    assert!(text(&out.stderr).contains("cannot write schedule"));
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let j = portsim(&json_args);
+    assert_eq!(j.status.code(), Some(3));
+    assert!(j.stderr.is_empty(), "{}", text(&j.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).expect("valid JSON");
+    assert!(v["schedule_file"].is_null() && v["replay"].is_null(), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot write schedule")
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

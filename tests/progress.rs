@@ -3,7 +3,7 @@
 //! under `--format json`, and an interrupted exploration that stops cleanly
 //! and says what it explored. The engine hooks themselves are tested first.
 
-use portsim::explore::engine::{EngineKind, Hooks, Progress, explore_with};
+use portsim::explore::engine::{EngineKind, Hooks, Options, Progress, explore_with};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,7 +38,11 @@ fn the_cancel_flag_stops_exploration_between_executions_and_progress_sees_each()
         })),
     };
     let p = portsim::mapper::by_name("pr-52927").unwrap();
-    let x = explore_with(&sc, p, EngineKind::Random, 1000, 0, &hooks).unwrap();
+    let opts = Options {
+        hooks,
+        ..Options::first()
+    };
+    let x = explore_with(&sc, p, EngineKind::Random, 1000, 0, &opts).unwrap();
     assert_eq!(x.executions, 5);
     assert!(x.failure.is_none());
     assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3, 4, 5]);

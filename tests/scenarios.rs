@@ -41,6 +41,18 @@ fn check(file: &str, policy: &str) {
     );
 }
 
+/// The policies every scenario is replayed under: all of `policies()`
+/// (checked by `every_policy_is_replayed_here`).
+const POLICIES: [&str; 7] = [
+    "moby-master",
+    "pr-52927",
+    "docker-28",
+    "pr-52927-fixed",
+    "pr-52927-unbounded",
+    "host-first",
+    "kernel-picks",
+];
+
 macro_rules! scenario_tests {
     ($($name:ident => $file:literal),* $(,)?) => {
         $(
@@ -52,6 +64,26 @@ macro_rules! scenario_tests {
                 #[test]
                 fn pr_52927() {
                     super::check($file, "pr-52927");
+                }
+                #[test]
+                fn docker_28() {
+                    super::check($file, "docker-28");
+                }
+                #[test]
+                fn pr_52927_fixed() {
+                    super::check($file, "pr-52927-fixed");
+                }
+                #[test]
+                fn pr_52927_unbounded() {
+                    super::check($file, "pr-52927-unbounded");
+                }
+                #[test]
+                fn host_first() {
+                    super::check($file, "host-first");
+                }
+                #[test]
+                fn kernel_picks() {
+                    super::check($file, "kernel-picks");
                 }
             }
         )*
@@ -68,6 +100,11 @@ scenario_tests! {
     slirp4netns_no_retry => "slirp4netns-no-retry.toml",
     stale_bindings => "stale-bindings.toml",
     ten_collisions => "ten-collisions.toml",
+    stale_bindings_3 => "stale-bindings-3.toml",
+    two_daemons_one_occupant => "two-daemons-one-occupant.toml",
+    split_range_53153 => "split-range-53153.toml",
+    split_ranges_53306 => "split-ranges-53306.toml",
+    kernel_picks_v6_holder => "kernel-picks-v6-holder.toml",
     udp_tcp_same_port => "udp-tcp-same-port.toml",
     range_one_busy => "range-one-busy.toml",
     dual_stack_ipv6_off => "dual-stack-ipv6-off.toml",
@@ -75,6 +112,15 @@ scenario_tests! {
     stop_races_start_unlocked => "stop-races-start-unlocked.toml",
     ipv4_mapped_host_ip => "ipv4-mapped-host-ip.toml",
     detach_netns => "detach-netns.toml",
+}
+
+#[test]
+fn every_policy_is_replayed_here() {
+    let names: Vec<&str> = portsim::mapper::policies()
+        .iter()
+        .map(|p| p.name())
+        .collect();
+    assert_eq!(names, POLICIES);
 }
 
 /// Every shipped scenario under both rootlesskit modes: with every

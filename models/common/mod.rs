@@ -17,6 +17,17 @@ pub fn scenario(name: &str, text: &str) -> Arc<Scenario> {
 /// host occupant taking `port`, and one stop of an earlier container, on
 /// one daemon whose dynamic range is `range`.
 pub fn two_starts_race_and_stop(range: &str, port: u16, bridge_lock: bool) -> Arc<Scenario> {
+    two_starts_race_and_stop_on_host(range, port, bridge_lock, "32768-60999")
+}
+
+/// [`two_starts_race_and_stop`] with the host's `ip_local_port_range` set
+/// to `host_range` (where a kernel asked for port 0 picks).
+pub fn two_starts_race_and_stop_on_host(
+    range: &str,
+    port: u16,
+    bridge_lock: bool,
+    host_range: &str,
+) -> Arc<Scenario> {
     scenario(
         "two-starts-race-and-stop",
         &format!(
@@ -26,6 +37,9 @@ steps = [
   "start c0",
   ["start c1", "start c2", "race app", "stop c0"],
 ]
+
+[host]
+port_range = "{host_range}"
 
 [[daemon]]
 name = "d1"

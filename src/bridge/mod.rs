@@ -26,7 +26,7 @@ pub mod sort;
 use crate::error::GoError;
 use crate::kernel::Kernel;
 use crate::mapper::common::describe_group;
-use crate::mapper::{Env, Policy, PortBinding, PortBindingReq, Proxy};
+use crate::mapper::{BridgeHooks, BridgePorts, Env, Policy, PortBinding, PortBindingReq, Proxy};
 use crate::scenario::PublishSpec;
 use crate::sync;
 use sort::{EndpointAddrs, PortBindingMode, to4};
@@ -155,6 +155,14 @@ impl Bridge {
         ep: &Endpoint,
         gw: bool,
     ) -> Result<Vec<PortBinding>, GoError> {
+        if let Some(bp) = policy.bridge_ports() {
+            return if gw {
+                self.program_with(env, bp, who, ep)
+            } else {
+                self.revoke_external_connectivity(env, bp, who, ep)
+                    .map(|()| Vec::new())
+            };
+        }
         let trace = env.kernel.trace();
         let _guard = if self.lock_enabled {
             let g = sync::lock(&self.config_network);
@@ -318,32 +326,99 @@ impl Bridge {
         };
         let ports: Vec<String> = bindings.iter().map(|b| b.host_port.to_string()).collect();
         trace.emit(who, &env.layer(), what, format!("ok {}", ports.join(",")));
-        if self.userland_proxy {
-            for b in bindings.iter_mut() {
-                let Some(f) = b.bound_socket.clone() else {
-                    continue;
-                };
-                if b.rootlesskit_unsupported || b.stop_proxy.is_some() {
-                    continue;
-                }
-                let proxy = Arc::new(Proxy {
-                    ns: f.ns,
-                    sock: f.sock,
-                });
-                env.kernel
-                    .set_owner(f.ns, f.sock, &format!("{}/proxy:{who}", self.daemon));
-                trace.emit(
-                    who,
-                    &format!("{}/proxy", self.daemon),
-                    format!("start docker-proxy {} with {}", b.go_string(), f.sock),
-                    "",
-                );
-                b.stop_proxy = Some(proxy);
-                f.close_after_handoff();
-                b.bound_socket = None;
+        for b in bindings.iter_mut() {
+            if b.rootlesskit_unsupported || b.stop_proxy.is_some() {
+                continue;
             }
+            self.start_proxy(env, who, b);
         }
         Ok(bindings)
+    }
+
+    /// A start under a policy with its own bridge port code (moby
+    /// v28.5.2's `ProgramExternalConnectivity`): `configNetwork` held,
+    /// the policy's `addPortMappings` over the sorted requests, the new
+    /// bindings stored in the endpoint.
+    fn program_with(
+        &self,
+        env: &Env,
+        bp: &dyn BridgePorts,
+        who: &str,
+        ep: &Endpoint,
+    ) -> Result<Vec<PortBinding>, GoError> {
+        let trace = env.kernel.trace();
+        let _guard = if self.lock_enabled {
+            let g = sync::lock(&self.config_network);
+            trace.emit(who, &self.layer(), "lock configNetwork", "");
+            Some(g)
+        } else {
+            None
+        };
+        let reqs = sort::sort_and_norm(
+            &ep.publish,
+            ep.addrs,
+            PortBindingMode::default(),
+            PortBindingMode::requested(true),
+        );
+        let owner = format!("{}:{who}", self.daemon);
+        let r = bp.add_port_mappings(env, self, who, &owner, reqs);
+        if let Ok(newb) = &r
+            && !newb.is_empty()
+        {
+            sync::state(&self.port_mappings)
+                .entry(ep.name.clone())
+                .or_default()
+                .extend(newb.iter().cloned().map(Some));
+        }
+        if self.lock_enabled {
+            trace.emit(who, &self.layer(), "unlock configNetwork", "");
+        }
+        r
+    }
+
+    /// The first half of a stop under a policy with its own bridge port
+    /// code (moby v28.5.2's `RevokeExternalConnectivity`): `configNetwork`
+    /// held when the policy says so, the bindings taken under the
+    /// network's lock (`releasePorts`) and released by the policy; an
+    /// error is only logged, and `portMapping` becomes nil either way, so
+    /// the `Leave` that follows finds nothing.
+    fn revoke_external_connectivity(
+        &self,
+        env: &Env,
+        bp: &dyn BridgePorts,
+        who: &str,
+        ep: &Endpoint,
+    ) -> Result<(), GoError> {
+        let trace = env.kernel.trace();
+        let locked = self.lock_enabled && bp.stop_holds_config_network();
+        let _guard = if locked {
+            let g = sync::lock(&self.config_network);
+            trace.emit(who, &self.layer(), "lock configNetwork", "");
+            Some(g)
+        } else {
+            None
+        };
+        let pbs: Vec<PortBinding> = {
+            let _g = sync::lock(&self.net_lock);
+            sync::state(&self.port_mappings)
+                .remove(&ep.name)
+                .unwrap_or_default()
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        if let Err(e) = bp.release_port_bindings(env, self, who, &pbs) {
+            trace.emit(
+                who,
+                &self.layer(),
+                format!("release ports: {}", e.text.replace('\n', "; ")),
+                "",
+            );
+        }
+        if locked {
+            trace.emit(who, &self.layer(), "unlock configNetwork", "");
+        }
+        Ok(())
     }
 
     /// `driver.Leave` (`bridge_linux.go`, b985e2313a), its port part:
@@ -425,6 +500,46 @@ impl Bridge {
         } else {
             Err(GoError::new(errs.join("\n")))
         }
+    }
+}
+
+impl BridgeHooks for Bridge {
+    /// docker-proxy takes the binding's bound child socket (with the
+    /// userland proxy on; otherwise the daemon keeps it).
+    fn start_proxy(&self, env: &Env, who: &str, b: &mut PortBinding) {
+        if !self.userland_proxy {
+            return;
+        }
+        let Some(f) = b.bound_socket.clone() else {
+            return;
+        };
+        let proxy = Arc::new(Proxy {
+            ns: f.ns,
+            sock: f.sock,
+        });
+        env.kernel
+            .set_owner(f.ns, f.sock, &format!("{}/proxy:{who}", self.daemon));
+        env.kernel.trace().emit(
+            who,
+            &format!("{}/proxy", self.daemon),
+            format!("start docker-proxy {} with {}", b.go_string(), f.sock),
+            "",
+        );
+        b.stop_proxy = Some(proxy);
+        f.close_after_handoff();
+        b.bound_socket = None;
+    }
+
+    fn stop_proxy(&self, env: &Env, who: &str, p: &Proxy) {
+        stop_proxy(env.kernel, &self.daemon, who, p);
+    }
+
+    fn set_failed_group(&self, who: &str, group: Option<Vec<PortBindingReq>>) {
+        let mut g = sync::state(&self.failed_groups);
+        match group {
+            Some(reqs) => g.insert(who.to_string(), reqs),
+            None => g.remove(who),
+        };
     }
 }
 

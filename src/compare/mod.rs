@@ -42,6 +42,7 @@ pub enum Format {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Random,
+    Urw,
     Pct { depth: usize },
     Dfs,
     Portfolio,
@@ -52,6 +53,7 @@ impl Engine {
     pub fn describe(self) -> String {
         match self {
             Engine::Random => "random".to_string(),
+            Engine::Urw => "urw".to_string(),
             Engine::Pct { depth } => format!("pct depth {depth}"),
             Engine::Dfs => "dfs".to_string(),
             Engine::Portfolio => "portfolio".to_string(),

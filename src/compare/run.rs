@@ -3,7 +3,9 @@
 
 use super::{Cell, CellVerdict, Counterexample, Engine, Input, Matrix, Options};
 use crate::check::Property;
-use crate::explore::engine::{EngineKind, Exploration, explore, explore_portfolio};
+use crate::explore::engine::{
+    EngineKind, Exploration, Options as ExploreOptions, explore, explore_portfolio,
+};
 use crate::explore::{minimize::minimize, save};
 use crate::mapper::Policy;
 
@@ -28,10 +30,12 @@ fn explore_cell(
     let (sc, n, seed) = (&input.scenario, opts.iterations, opts.seed);
     let kind = match opts.engine {
         Engine::Portfolio => {
-            let (x, _) = explore_portfolio(sc, policy, n, seed)?;
+            // Like `explore`, a cell stops at its first violating execution.
+            let (x, _) = explore_portfolio(sc, policy, n, seed, &ExploreOptions::first())?;
             return Ok((x, format!("portfolio seed {seed}")));
         }
         Engine::Random => EngineKind::Random,
+        Engine::Urw => EngineKind::Urw,
         Engine::Pct { depth } => EngineKind::Pct { depth },
         Engine::Dfs => EngineKind::Dfs,
     };

@@ -1,15 +1,22 @@
 //! Shuttle-driven exploration: run many executions of one scenario under a
-//! scheduler, record each one's choices, and keep the statistics and the
-//! first violation.
+//! scheduler, record each one's choices, and keep the statistics, the
+//! coverage of the situations that matter (`crate::coverage`), one sample
+//! per distinct outcome, and the first violation of each property.
+//!
+//! The portfolio ([`portfolio_plan`], [`explore_portfolio`]) is a fixed,
+//! seed-determined list of independent runs (engine, seed, budget): the
+//! same seed gives the same runs in the same order, so a caller may split
+//! the list between workers and merge the results in list order.
 
 use super::schedule::SeededRandom;
 use super::schedule::{Log, Recorded, Recorder, Replayer, Schedule};
 use super::{KernelKind, execute};
 use crate::check::Property;
+use crate::coverage::Coverage;
 use crate::mapper::Policy;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
-use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
+use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler, UrwRandomScheduler};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,8 +24,15 @@ use std::sync::{Arc, Mutex};
 /// A scheduler choice for [`explore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineKind {
+    /// Uniform choice among the runnable threads at each point (ChaCha8).
     Random,
-    Pct { depth: usize },
+    /// shuttle's uniform random walk (`UrwRandomScheduler`, Zhao et al.,
+    /// ASPLOS 2025): weights each thread by its estimated remaining
+    /// events, so interleavings are sampled close to uniformly.
+    Urw,
+    Pct {
+        depth: usize,
+    },
     Dfs,
 }
 
@@ -26,6 +40,7 @@ impl EngineKind {
     pub fn describe(self) -> String {
         match self {
             EngineKind::Random => "random".to_string(),
+            EngineKind::Urw => "urw".to_string(),
             EngineKind::Pct { depth } => format!("pct depth {depth}"),
             EngineKind::Dfs => "dfs".to_string(),
         }
@@ -37,24 +52,21 @@ impl EngineKind {
 pub struct Failure {
     pub report: RunReport,
     pub recorded: Recorded,
-    /// The first property it violates.
+    /// The property this is the first violation of.
     pub property: Property,
     /// 1-based index of the execution that found it.
     pub execution: usize,
+    /// The engine run that found it (`pct depth 4 seed 17`).
+    pub found_by: String,
 }
 
-/// What an exploration saw.
-#[derive(Clone, Debug, Default)]
-pub struct Exploration {
-    pub executions: usize,
-    /// Distinct (outcomes, verdicts) signatures.
-    pub outcomes: BTreeSet<String>,
-    pub max_threads: usize,
-    /// Most scheduling decisions in one execution.
-    pub max_steps: usize,
-    /// Per container, the executions in which its start failed.
-    pub failed_starts: BTreeMap<String, usize>,
-    pub failure: Option<Failure>,
+/// The first execution that showed one distinct outcome.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub execution: usize,
+    pub found_by: String,
+    pub recorded: Recorded,
+    pub report: RunReport,
 }
 
 /// What a caller may attach to an exploration: a cancel flag, read
@@ -73,13 +85,112 @@ impl Hooks {
             .as_ref()
             .is_some_and(|c| c.load(Ordering::Relaxed))
     }
+
+    /// The same hooks, with progress counts shifted by what earlier runs
+    /// of a portfolio saw.
+    fn offset(&self, executions: usize, violations: usize) -> Hooks {
+        Hooks {
+            cancel: self.cancel.clone(),
+            progress: self.progress.clone().map(|f| {
+                Arc::new(move |p: Progress| {
+                    f(Progress {
+                        executions: p.executions + executions,
+                        violations: p.violations + violations,
+                    })
+                }) as Arc<dyn Fn(Progress) + Send + Sync>
+            }),
+        }
+    }
 }
 
 /// Counts so far, for [`Hooks::progress`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
     pub executions: usize,
+    /// Properties seen violated so far.
     pub violations: usize,
+}
+
+/// What to look for and what to keep.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Look for this property only (None: every property).
+    pub property: Option<Property>,
+    /// Stop at the first violation instead of exploring on until every
+    /// wanted property has been seen violated (or the budget is spent).
+    pub first_only: bool,
+    /// Keep a [`Sample`] of each distinct outcome.
+    pub samples: bool,
+    /// Cancel flag and progress callback.
+    pub hooks: Hooks,
+    /// The kernel backend every execution runs on.
+    pub kernel: KernelKind,
+}
+
+impl Options {
+    /// Stop at the first violation of any property (the models' mode).
+    pub fn first() -> Options {
+        Options {
+            first_only: true,
+            ..Options::default()
+        }
+    }
+
+    fn wanted(&self) -> Vec<Property> {
+        match self.property {
+            Some(p) => vec![p],
+            None => Property::ALL.to_vec(),
+        }
+    }
+}
+
+/// What an exploration saw.
+#[derive(Clone, Debug, Default)]
+pub struct Exploration {
+    pub executions: usize,
+    /// Distinct (outcomes, verdicts) signatures.
+    pub outcomes: BTreeSet<String>,
+    pub max_threads: usize,
+    /// Most scheduling decisions in one execution.
+    pub max_steps: usize,
+    /// Per container, the executions in which its start failed.
+    pub failed_starts: BTreeMap<String, usize>,
+    /// The first violation of a wanted property.
+    pub failure: Option<Failure>,
+    /// The first violation of each wanted property, in the order found.
+    pub failures: Vec<Failure>,
+    /// Executions that reached each situation.
+    pub coverage: Coverage,
+    /// With [`Options::samples`]: one execution per outcome signature.
+    pub samples: BTreeMap<String, Sample>,
+}
+
+impl Exploration {
+    /// Append `o` (explored after `self`): counts add up, execution
+    /// numbers of `o` are shifted past `self`'s, and a property's first
+    /// violation stays the earlier one.
+    pub fn append(&mut self, o: Exploration) {
+        let base = self.executions;
+        self.executions += o.executions;
+        self.outcomes.extend(o.outcomes);
+        self.max_threads = self.max_threads.max(o.max_threads);
+        self.max_steps = self.max_steps.max(o.max_steps);
+        self.coverage.merge(&o.coverage);
+        for (c, n) in o.failed_starts {
+            *self.failed_starts.entry(c).or_default() += n;
+        }
+        for mut f in o.failures {
+            if self.failures.iter().all(|g| g.property != f.property) {
+                f.execution += base;
+                self.failures.push(f);
+            }
+        }
+        self.failure = self.failures.first().cloned();
+        for (k, mut v) in o.samples {
+            v.execution += base;
+            self.samples.entry(k).or_insert(v);
+        }
+    }
 }
 
 fn config() -> shuttle::Config {
@@ -88,7 +199,8 @@ fn config() -> shuttle::Config {
     cfg
 }
 
-fn signature(r: &RunReport) -> String {
+/// An outcome: each start's summary and the violated properties.
+pub fn signature(r: &RunReport) -> String {
     let starts: Vec<String> = r
         .starts
         .iter()
@@ -106,12 +218,13 @@ fn signature(r: &RunReport) -> String {
 /// Per-execution bookkeeping shared by the runner's closure and the
 /// recorder: the report of the execution that just ran waits here until
 /// its recorded choices are complete.
-#[derive(Default)]
 struct Harvest {
+    scenario: Arc<Scenario>,
+    options: Options,
+    label: String,
     pending: Option<Result<RunReport, String>>,
     result: Exploration,
     error: Option<String>,
-    hooks: Hooks,
 }
 
 impl Harvest {
@@ -129,28 +242,47 @@ impl Harvest {
         x.executions += 1;
         x.max_threads = x.max_threads.max(rec.threads);
         x.max_steps = x.max_steps.max(rec.schedule.tasks().count());
-        x.outcomes.insert(signature(&report));
         for s in report.starts.iter().filter(|s| !s.ok) {
             *x.failed_starts.entry(s.container.clone()).or_default() += 1;
         }
-        if x.failure.is_none()
-            && let Some(p) = report.properties.iter().find(|p| !p.holds)
-        {
-            x.failure = Some(Failure {
-                property: p.property,
-                report,
-                recorded: rec,
-                execution: x.executions,
-            });
+        x.coverage
+            .add(&crate::coverage::observe(&self.scenario, &report.trace));
+        let sig = signature(&report);
+        if self.options.samples && !x.samples.contains_key(&sig) {
+            x.samples.insert(
+                sig.clone(),
+                Sample {
+                    execution: x.executions,
+                    found_by: self.label.clone(),
+                    recorded: rec.clone(),
+                    report: report.clone(),
+                },
+            );
+        }
+        x.outcomes.insert(sig);
+        let wanted = self.options.wanted();
+        for p in report.properties.iter().filter(|p| !p.holds) {
+            if wanted.contains(&p.property) && x.failures.iter().all(|f| f.property != p.property) {
+                x.failures.push(Failure {
+                    property: p.property,
+                    report: report.clone(),
+                    recorded: rec.clone(),
+                    execution: x.executions,
+                    found_by: self.label.clone(),
+                });
+            }
+        }
+        x.failure = x.failures.first().cloned();
+        if (self.options.first_only && !x.failures.is_empty()) || x.failures.len() == wanted.len() {
             *crate::sync::state(stop) = true;
         }
-        if let Some(f) = &self.hooks.progress {
+        if let Some(f) = &self.options.hooks.progress {
             f(Progress {
                 executions: x.executions,
-                violations: usize::from(x.failure.is_some()),
+                violations: x.failures.len(),
             });
         }
-        if self.hooks.cancelled() {
+        if self.options.hooks.cancelled() {
             *crate::sync::state(stop) = true;
         }
     }
@@ -187,16 +319,20 @@ impl<S: Scheduler> Scheduler for Harvester<S> {
 fn run_harvest<S: Scheduler + 'static>(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
-    kind: KernelKind,
     sched: S,
     label: String,
-    hooks: &Hooks,
+    options: &Options,
 ) -> Result<Exploration, String> {
+    let kind = options.kernel;
     let log: Log = Arc::new(Mutex::new(Recorded::default()));
     let stop = Arc::new(Mutex::new(false));
     let harvest = Arc::new(Mutex::new(Harvest {
-        hooks: hooks.clone(),
-        ..Harvest::default()
+        scenario: scenario.clone(),
+        options: options.clone(),
+        label: label.clone(),
+        pending: None,
+        result: Exploration::default(),
+        error: None,
     }));
     let h = Harvester {
         inner: Recorder::new(sched, log.clone(), stop.clone()),
@@ -219,6 +355,17 @@ fn run_harvest<S: Scheduler + 'static>(
     Ok(std::mem::take(&mut hv.result))
 }
 
+/// Does the scenario have a concurrent step (more than one interleaving)?
+pub fn is_concurrent(scenario: &Scenario) -> bool {
+    scenario
+        .steps
+        .iter()
+        .any(|s| matches!(s, crate::scenario::Step::Concurrent(_)))
+}
+
+/// The label of a sequential scenario's single run.
+pub const SEQUENTIAL: &str = "sequential scenario: its only interleaving";
+
 /// Run up to `iterations` executions under `engine` (seeded), stopping at
 /// the first violation.
 pub fn explore(
@@ -234,60 +381,29 @@ pub fn explore(
         engine,
         iterations,
         seed,
-        &Hooks::default(),
+        &Options::first(),
     )
 }
 
-/// [`explore`] with a cancel flag and a progress callback.
+/// [`explore`] with [`Options`]: which properties to look for, whether to
+/// go on after the first violation, whether to keep outcome samples.
 pub fn explore_with(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
     engine: EngineKind,
     iterations: usize,
     seed: u64,
-    hooks: &Hooks,
-) -> Result<Exploration, String> {
-    explore_on(
-        scenario,
-        policy,
-        engine,
-        iterations,
-        seed,
-        KernelKind::Sim,
-        hooks,
-    )
-}
-
-/// Whether `scenario` has a concurrent step; without one there is a
-/// single interleaving and the engines run it once.
-pub fn has_concurrency(scenario: &Scenario) -> bool {
-    scenario
-        .steps
-        .iter()
-        .any(|s| matches!(s, crate::scenario::Step::Concurrent(_)))
-}
-
-/// [`explore_with`] with every execution on the `kind` kernel backend.
-pub fn explore_on(
-    scenario: &Arc<Scenario>,
-    policy: &'static dyn Policy,
-    engine: EngineKind,
-    iterations: usize,
-    seed: u64,
-    kind: KernelKind,
-    hooks: &Hooks,
+    options: &Options,
 ) -> Result<Exploration, String> {
     // Without a concurrent step there is one interleaving (and PCT refuses
     // a closure that spawns nothing): run it once.
-    if !has_concurrency(scenario) {
-        let label = "sequential scenario: its only interleaving".to_string();
+    if !is_concurrent(scenario) {
         return run_harvest(
             scenario,
             policy,
-            kind,
             SeededRandom::new(seed, 1),
-            label,
-            hooks,
+            SEQUENTIAL.to_string(),
+            options,
         );
     }
     let label = format!("{} seed {seed}", engine.describe());
@@ -295,97 +411,138 @@ pub fn explore_on(
         EngineKind::Random => run_harvest(
             scenario,
             policy,
-            kind,
             SeededRandom::new(seed, iterations),
             label,
-            hooks,
+            options,
+        ),
+        EngineKind::Urw => run_harvest(
+            scenario,
+            policy,
+            UrwRandomScheduler::new_from_seed(seed, iterations),
+            label,
+            options,
         ),
         EngineKind::Pct { depth } => run_harvest(
             scenario,
             policy,
-            kind,
             PctScheduler::new_from_seed(seed, depth, iterations),
             label,
-            hooks,
+            options,
         ),
         EngineKind::Dfs => run_harvest(
             scenario,
             policy,
-            kind,
             DfsScheduler::new(Some(iterations), true),
             label,
-            hooks,
+            options,
         ),
     }
 }
 
-/// The portfolio: random, PCT depth 2, PCT depth 3 and DFS in turn, each
-/// with a quarter of the budget, stopping at the first violation.
+/// One run of a portfolio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortfolioRun {
+    pub engine: EngineKind,
+    pub seed: u64,
+    pub iterations: usize,
+}
+
+/// The portfolio's engines: uniform random, shuttle's uniform random walk,
+/// and PCT at depths 2 to 5 (DFS is left out: without partial-order
+/// reduction it stays in one corner of the tree; see README).
+pub const PORTFOLIO: [EngineKind; 6] = [
+    EngineKind::Random,
+    EngineKind::Urw,
+    EngineKind::Pct { depth: 2 },
+    EngineKind::Pct { depth: 3 },
+    EngineKind::Pct { depth: 4 },
+    EngineKind::Pct { depth: 5 },
+];
+
+/// Executions per portfolio run.
+pub const PORTFOLIO_CHUNK: usize = 250;
+
+/// splitmix64: the seed of run `i` of a portfolio seeded with `seed`.
+fn run_seed_of(seed: u64, i: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(i.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The portfolio for a budget: rounds of [`PORTFOLIO`], each run
+/// [`PORTFOLIO_CHUNK`] executions (the last round shares what is left),
+/// each with its own seed derived from `seed`. Deterministic: a function
+/// of `iterations` and `seed` only.
+pub fn portfolio_plan(iterations: usize, seed: u64) -> Vec<PortfolioRun> {
+    let mut plan = Vec::new();
+    let mut left = iterations;
+    let mut i = 0u64;
+    while left > 0 {
+        let per_round = PORTFOLIO_CHUNK * PORTFOLIO.len();
+        let chunk = if left >= per_round {
+            PORTFOLIO_CHUNK
+        } else {
+            left.div_ceil(PORTFOLIO.len())
+        };
+        for e in PORTFOLIO {
+            let n = chunk.min(left);
+            if n == 0 {
+                break;
+            }
+            plan.push(PortfolioRun {
+                engine: e,
+                seed: run_seed_of(seed, i),
+                iterations: n,
+            });
+            left -= n;
+            i += 1;
+        }
+    }
+    plan
+}
+
+/// The portfolio: every run of [`portfolio_plan`] in order, merged. Stops
+/// early only when `options` say so (first violation, or every wanted
+/// property violated). Returns the merged exploration and each run with
+/// the executions it made.
 pub fn explore_portfolio(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
     iterations: usize,
     seed: u64,
-) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
-    explore_portfolio_with(scenario, policy, iterations, seed, &Hooks::default())
-}
-
-/// [`explore_portfolio`] with a cancel flag and a progress callback (its
-/// counts run over the whole portfolio).
-pub fn explore_portfolio_with(
-    scenario: &Arc<Scenario>,
-    policy: &'static dyn Policy,
-    iterations: usize,
-    seed: u64,
-    hooks: &Hooks,
-) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
-    explore_portfolio_on(scenario, policy, iterations, seed, KernelKind::Sim, hooks)
-}
-
-/// [`explore_portfolio_with`] on the `kind` kernel backend.
-pub fn explore_portfolio_on(
-    scenario: &Arc<Scenario>,
-    policy: &'static dyn Policy,
-    iterations: usize,
-    seed: u64,
-    kind: KernelKind,
-    hooks: &Hooks,
-) -> Result<(Exploration, Vec<(EngineKind, usize)>), String> {
-    let engines = [
-        EngineKind::Random,
-        EngineKind::Pct { depth: 2 },
-        EngineKind::Pct { depth: 3 },
-        EngineKind::Dfs,
-    ];
-    let share = iterations.div_ceil(engines.len()).max(1);
+    options: &Options,
+) -> Result<(Exploration, Vec<(PortfolioRun, usize)>), String> {
     let mut total = Exploration::default();
     let mut per = Vec::new();
-    for e in engines {
-        if hooks.cancelled() {
+    if !is_concurrent(scenario) {
+        let x = explore_with(scenario, policy, EngineKind::Random, 1, seed, options)?;
+        per.push((
+            PortfolioRun {
+                engine: EngineKind::Random,
+                seed,
+                iterations: 1,
+            },
+            x.executions,
+        ));
+        total.append(x);
+        return Ok((total, per));
+    }
+    let wanted = options.wanted().len();
+    for run in portfolio_plan(iterations, seed) {
+        if options.hooks.cancelled() {
             break;
         }
-        let done = total.executions;
-        let mut h = hooks.clone();
-        if let Some(f) = hooks.progress.clone() {
-            h.progress = Some(Arc::new(move |p: Progress| {
-                f(Progress {
-                    executions: done + p.executions,
-                    ..p
-                })
-            }));
-        }
-        let x = explore_on(scenario, policy, e, share, seed, kind, &h)?;
-        per.push((e, x.executions));
-        total.executions += x.executions;
-        total.outcomes.extend(x.outcomes);
-        for (c, n) in x.failed_starts {
-            *total.failed_starts.entry(c).or_default() += n;
-        }
-        total.max_threads = total.max_threads.max(x.max_threads);
-        total.max_steps = total.max_steps.max(x.max_steps);
-        if let Some(mut f) = x.failure {
-            f.execution += total.executions - x.executions;
-            total.failure = Some(f);
+        let o = Options {
+            hooks: options.hooks.offset(total.executions, total.failures.len()),
+            ..options.clone()
+        };
+        let x = explore_with(scenario, policy, run.engine, run.iterations, run.seed, &o)?;
+        per.push((run, x.executions));
+        total.append(x);
+        if (options.first_only && !total.failures.is_empty()) || total.failures.len() == wanted {
             break;
         }
     }

@@ -8,9 +8,13 @@
 //! in `models/` and use the same world under `--cfg loom`.
 
 #[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod checkrun;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod engine;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod minimize;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod outcomes;
 pub mod save;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod schedule;
@@ -25,8 +29,9 @@ use crate::world::World;
 use std::sync::Arc;
 
 /// Which kernel backend a run uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KernelKind {
+    #[default]
     Sim,
     Linux,
 }

@@ -353,6 +353,82 @@ impl Kernel {
         }
     }
 
+    /// socket + options + bind(2) to port 0, as one syscall step: the
+    /// kernel picks a free port of `ns`'s `ip_local_port_range` in the
+    /// order of Linux's `inet_csk_find_open_port`
+    /// (net/ipv4/inet_connection_sock.c, v6.x): with SO_REUSEADDR the lower
+    /// half of the range first, then the upper; in each half a random
+    /// offset (the scheduler's [`sync::choose`], so a replay picks the same
+    /// port), ports of the opposite parity to the range's start first, then
+    /// the rest. A port qualifies if a bind without SO_REUSEADDR or
+    /// SO_REUSEPORT would succeed there (Linux's first pass does not relax
+    /// for reuse). `ip_local_reserved_ports` is not consulted. The port of
+    /// `req` is ignored; the trace line shows the one picked. `EADDRINUSE`
+    /// when no port qualifies. Used by the rootlesskit port-0 extension
+    /// only: moby never binds port 0.
+    pub fn bind_ephemeral(
+        &self,
+        who: &str,
+        ns: NsId,
+        req: &BindReq,
+        privileged: bool,
+        owner: &str,
+    ) -> Result<(SockId, u16), Errno> {
+        let _g = sync::lock(&self.ns_locks[ns.0]);
+        let range = self
+            .net
+            .sysctl(ns, "ip_local_port_range")
+            .ok()
+            .and_then(|t| {
+                let mut it = t.split_whitespace().map(|x| x.parse::<u32>().ok());
+                Some((it.next()??, it.next()??))
+            })
+            .unwrap_or((32768, 60999));
+        let free = |p: u16| {
+            let strict = BindReq {
+                port: p,
+                reuse_addr: false,
+                reuse_port: false,
+                ..*req
+            };
+            self.probe(ns, &strict, false, privileged).is_ok()
+        };
+        let picked = ephemeral_scan(range, req.reuse_addr, free);
+        let Some(port) = picked else {
+            let shown = BindReq { port: 0, ..*req };
+            self.trace.emit(
+                who,
+                &Self::layer(ns),
+                format!("bind {} (port 0)", shown.describe()),
+                Errno::EADDRINUSE.name(),
+            );
+            return Err(Errno::EADDRINUSE);
+        };
+        let id = {
+            let mut st = sync::state(&self.state);
+            st.next_id += 1;
+            SockId(st.next_id)
+        };
+        let at = BindReq { port, ..*req };
+        let r = self.net.bind(ns, id, &at, privileged);
+        let result = match r {
+            Ok(()) => {
+                sync::state(&self.state)
+                    .owners
+                    .insert((ns, id), owner.to_string());
+                format!("ok {id}")
+            }
+            Err(e) => e.name().to_string(),
+        };
+        self.trace.emit(
+            who,
+            &Self::layer(ns),
+            format!("bind {} (port 0)", at.describe()),
+            result,
+        );
+        r.map(|()| (id, port))
+    }
+
     /// listen(2) as one syscall step.
     pub fn listen(&self, who: &str, ns: NsId, id: SockId) -> Result<(), Errno> {
         let _g = sync::lock(&self.ns_locks[ns.0]);
@@ -458,6 +534,63 @@ impl Kernel {
             }
         }
         model.probe(NsId(0), req, listen, privileged)
+    }
+}
+
+/// The port `inet_csk_find_open_port` would pick from `low..=high`, or
+/// `None`; `free` says whether a port qualifies. See
+/// [`Kernel::bind_ephemeral`].
+pub fn ephemeral_scan(
+    (low, high): (u32, u32),
+    reuse_addr: bool,
+    mut free: impl FnMut(u16) -> bool,
+) -> Option<u16> {
+    let mut attempt_half = if reuse_addr { 1 } else { 0 };
+    loop {
+        let (mut lo, mut hi) = (low, high + 1);
+        if hi.saturating_sub(lo) < 4 {
+            attempt_half = 0;
+        }
+        if attempt_half != 0 {
+            let half = lo + (((hi - lo) >> 2) << 1);
+            if attempt_half == 1 {
+                hi = half;
+            } else {
+                lo = half;
+            }
+        }
+        let mut remaining = hi.saturating_sub(lo);
+        if remaining > 1 {
+            remaining &= !1;
+        }
+        if remaining > 0 {
+            let mut offset = (sync::choose(remaining as usize) as u32) | 1;
+            loop {
+                let mut port = lo + offset;
+                let mut i = 0;
+                while i < remaining {
+                    if port >= hi {
+                        port -= remaining;
+                    }
+                    if let Ok(p) = u16::try_from(port)
+                        && free(p)
+                    {
+                        return Some(p);
+                    }
+                    i += 2;
+                    port += 2;
+                }
+                offset = offset.wrapping_sub(1);
+                if offset & 1 != 0 {
+                    break;
+                }
+            }
+        }
+        if attempt_half == 1 {
+            attempt_half = 2;
+            continue;
+        }
+        return None;
     }
 }
 

@@ -5,11 +5,22 @@
 //! [`pr_52927`] at 1afdcdeb27); `UnmapPorts`, `setChildHostIP` and
 //! `configPortDriver` are the same at both commits and live in [`common`].
 //! The binding types mirror `daemon/libnetwork/portmapperapi/api.go`.
+//!
+//! Alternatives under review are policies too: [`docker_28`] (moby
+//! v28.5.2, whose retry lives in the bridge driver, reached through
+//! [`Policy::bridge_ports`]), [`pr_52927_fixed`] and its range-bounded
+//! variant, and two host-first proposals, [`host_first`] and
+//! [`kernel_picks`] (the latter needs a rootlesskit API extension, selected
+//! through [`Policy::rootlesskit_ext`]).
 
 pub mod broken;
 pub mod common;
+pub mod docker_28;
+pub mod host_first;
+pub mod kernel_picks;
 pub mod moby_master;
 pub mod pr_52927;
+pub mod pr_52927_fixed;
 pub mod rlkclient;
 
 use crate::allocator::PortAllocator;
@@ -181,11 +192,89 @@ pub trait Policy: Send + Sync {
     fn unmap_ports(&self, env: &Env, who: &str, pbs: &[PortBinding]) -> Result<(), GoError> {
         common::unmap_ports(env, who, pbs)
     }
+    /// The bridge driver's own port code, for a policy whose retry lives in
+    /// the bridge driver instead of a nat mapper (moby v28.5.2). `None`
+    /// (every other policy): the bridge driver of moby master calls
+    /// [`Policy::map_ports`] per group and [`Policy::unmap_ports`] per
+    /// binding.
+    fn bridge_ports(&self) -> Option<&dyn BridgePorts> {
+        None
+    }
+    /// Whether the daemon's port allocator skips the child namespace's
+    /// `ip_local_reserved_ports` for default-range requests (moby master
+    /// does; v28.5.2's `portallocator.go` does not read them).
+    fn skips_reserved_ports(&self) -> bool {
+        true
+    }
+    /// The rootlesskit API extensions this policy needs from the daemon's
+    /// port driver. None by default: the pinned API.
+    fn rootlesskit_ext(&self) -> RlkExt {
+        RlkExt::default()
+    }
+}
+
+/// rootlesskit API extensions a policy may ask for. Each one is a proposal
+/// (it exists in no rootlesskit release); the pinned drivers refuse what
+/// it adds unless the world enables it for a policy that asks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RlkExt {
+    /// `ParentPort: 0` accepted by the builtin driver: the host kernel
+    /// picks the port and the reply carries it
+    /// ([`crate::rootlesskit::ext_port_zero`]).
+    pub port_zero: bool,
+}
+
+/// What the bridge driver lends a policy that replaces its port code
+/// ([`BridgePorts`]): docker-proxy, and the record of the failing group
+/// that the convergence checker reads.
+pub trait BridgeHooks {
+    /// Start docker-proxy for a binding that holds a bound child socket
+    /// (the socket is handed over and this process's copy closed).
+    fn start_proxy(&self, env: &Env, who: &str, b: &mut PortBinding);
+    /// Stop a binding's docker-proxy (its descriptor was the last one).
+    fn stop_proxy(&self, env: &Env, who: &str, p: &Proxy);
+    /// The group being mapped now (`Some`), or none failed (`None`).
+    fn set_failed_group(&self, who: &str, group: Option<Vec<PortBindingReq>>);
+}
+
+/// A bridge driver's port code in place of moby master's: the start
+/// (`addPortMappings` after `sortAndNormPBs`) and the release of an
+/// endpoint's bindings at stop. Used by [`docker_28`].
+pub trait BridgePorts: Sync {
+    /// `addPortMappings` over the sorted, normalised requests.
+    fn add_port_mappings(
+        &self,
+        env: &Env,
+        hooks: &dyn BridgeHooks,
+        who: &str,
+        owner: &str,
+        reqs: Vec<PortBindingReq>,
+    ) -> Result<Vec<PortBinding>, GoError>;
+    /// The stop: release every binding of the endpoint (after the bridge
+    /// took them under the network's lock).
+    fn release_port_bindings(
+        &self,
+        env: &Env,
+        hooks: &dyn BridgeHooks,
+        who: &str,
+        pbs: &[PortBinding],
+    ) -> Result<(), GoError>;
+    /// Whether the stop holds the driver's `configNetwork`
+    /// (`RevokeExternalConnectivity` at v28.5.2 does).
+    fn stop_holds_config_network(&self) -> bool;
 }
 
 /// Every policy, in the order `--help` lists them.
 pub fn policies() -> Vec<&'static dyn Policy> {
-    vec![&moby_master::MobyMaster, &pr_52927::Pr52927]
+    vec![
+        &moby_master::MobyMaster,
+        &pr_52927::Pr52927,
+        &docker_28::Docker28,
+        &pr_52927_fixed::Pr52927Fixed,
+        &pr_52927_fixed::Pr52927Unbounded,
+        &host_first::HostFirst,
+        &kernel_picks::KernelPicks,
+    ]
 }
 
 /// Look a policy up by name.

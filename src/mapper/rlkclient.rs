@@ -120,6 +120,57 @@ impl PortDriverClient {
         }
     }
 
+    /// The network driver's child IP, kept only when the port driver
+    /// disallows a loopback child IP (`c.childIP`).
+    pub fn child_ip(&self) -> Option<IpAddr> {
+        self.child_ip
+    }
+
+    /// Does the port driver advertise API extension `feature` in its info?
+    pub fn has_extension(&self, feature: &str) -> bool {
+        self.driver.extensions().contains(&feature)
+    }
+
+    /// `AddPort` with `ParentPort: 0` and `ChildPort: 0`, the proposed
+    /// extension of [`crate::rootlesskit::ext_port_zero`]: the host kernel
+    /// picks the port, the reply's spec carries it. Returns the removal
+    /// handle and the port. Against the pinned API this fails with
+    /// `ValidatePortSpec`'s text, wrapped as every `AddPort` error is.
+    pub fn add_port_zero(
+        &self,
+        who: &str,
+        proto: &str,
+        host_ip: IpAddr,
+        child_ip: IpAddr,
+    ) -> Result<(PortDriverRemove, u16), GoError> {
+        let api_proto = Self::api_proto(proto, host_ip);
+        if !self.supports(&api_proto) {
+            return Err(GoError::of_kind(
+                format!(
+                    "protocol {:?} is not supported by the RootlessKit port driver {:?}",
+                    api_proto, self.info.driver
+                ),
+                Kind::ProtocolUnsupported,
+            ));
+        }
+        let spec = Spec {
+            proto: api_proto,
+            parent_ip: host_ip.to_string(),
+            parent_port: 0,
+            child_ip: child_ip.to_string(),
+            child_port: 0,
+        };
+        match self.driver.add_port_status(who, &spec) {
+            Ok((id, got)) => Ok((
+                PortDriverRemove { id },
+                u16::try_from(got.parent_port).unwrap_or(0),
+            )),
+            Err(msg) => Err(GoError::new(format!(
+                "error while calling RootlessKit PortManager.AddPort(): {msg}"
+            ))),
+        }
+    }
+
     /// The `deferFunc` returned by `AddPort`.
     pub fn remove(&self, who: &str, r: PortDriverRemove) -> Result<(), GoError> {
         self.driver.remove_port(who, r.id).map_err(|msg| {

@@ -13,6 +13,11 @@
 //! sections, so two identical specs can both pass validation and race in
 //! the kernel. `RemovePort` holds `d.mu` for the whole call, including the
 //! close of the listener.
+//!
+//! [`Builtin::with_port_zero`] switches on a proposed API extension
+//! ([`super::ext_port_zero`]): `ParentPort: 0` accepted, the host kernel
+//! picks the port. Off by default: the pinned driver refuses port 0 with
+//! `ValidatePortSpec`'s text.
 
 use super::validate::{go_quote_int, join_host_port, parse_ip, validate_port_spec};
 use super::{DriverInfo, PortDriver, Spec, trace_add, trace_remove};
@@ -35,6 +40,8 @@ pub struct Builtin {
     mu: sync::Mutex<()>,
     /// `d.ports`, `d.stoppers`, `d.nextID`; only touched while `mu` is held.
     state: std::sync::Mutex<State>,
+    /// The port-0 extension ([`super::ext_port_zero`]); false at e780dd3.
+    port_zero: bool,
 }
 
 struct State {
@@ -56,21 +63,30 @@ impl Builtin {
                 stoppers: BTreeMap::new(),
                 next_id: 1,
             }),
+            port_zero: false,
         }
     }
 
-    /// `driver.AddPort` (parent.go, e780dd3).
-    fn add(&self, who: &str, spec: &Spec) -> Result<u32, String> {
-        {
-            let _mu = sync::lock(&self.mu);
-            validate_port_spec(spec, &sync::state(&self.state).ports)?;
+    /// The same driver with the proposed port-0 extension switched on
+    /// ([`super::ext_port_zero`]). Not rootlesskit e780dd3 behaviour.
+    pub fn with_port_zero(mut self) -> Builtin {
+        self.port_zero = true;
+        self
+    }
+
+    /// `driver.AddPort` returning the registered spec: the one asked for,
+    /// or with the extension and `ParentPort: 0`, the one the host kernel
+    /// bound (what the extended `POST /v1/ports` reply carries).
+    fn add_status(&self, who: &str, spec: &Spec) -> Result<(u32, Spec), String> {
+        if self.port_zero && super::ext_port_zero::asks_for_any_port(spec) {
+            return super::ext_port_zero::add_port(self, who, spec);
         }
-        let port = u16::try_from(spec.parent_port).map_err(|_| {
-            format!(
-                "invalid ParentPort: {}",
-                go_quote_int(spec.parent_port.into())
-            )
-        })?;
+        self.add(who, spec).map(|id| (id, spec.clone()))
+    }
+
+    /// The listen step of `driver.AddPort` (`tcp.Run` / `udp.Run`'s
+    /// listen) for `spec` at `port`: the listener or the error text.
+    pub(crate) fn listen(&self, who: &str, spec: &Spec, port: u16) -> Result<GoListener, String> {
         let owner = format!("{}#?", self.layer);
         let k = &self.kernel;
         let listened = match spec.proto.as_str() {
@@ -82,22 +98,47 @@ impl Builtin {
             }
             _ => return Err(format!("unsupported port protocol {}", spec.proto)),
         };
-        let listener = listened.map_err(|e| {
+        listened.map_err(|e| {
             if is_eperm(&e) {
                 self.annotate_eperm(e, spec)
             } else {
                 e
             }
-        })?;
+        })
+    }
+
+    /// The second critical section of `driver.AddPort`: register `spec`
+    /// with its listener under `d.mu`; returns the new id.
+    pub(crate) fn register(&self, spec: Spec, listener: GoListener) -> u32 {
         let _mu = sync::lock(&self.mu);
         let mut st = sync::state(&self.state);
         let id = st.next_id;
         self.kernel
             .set_owner(NsId::HOST, listener.sock, &format!("{}#{id}", self.layer));
-        st.ports.insert(id, spec.clone());
+        st.ports.insert(id, spec);
         st.stoppers.insert(id, listener);
         st.next_id += 1;
-        Ok(id)
+        id
+    }
+
+    /// The first critical section of `driver.AddPort`: `f` over the
+    /// registered specs under `d.mu`.
+    pub(crate) fn with_ports<R>(&self, f: impl FnOnce(&BTreeMap<u32, Spec>) -> R) -> R {
+        let _mu = sync::lock(&self.mu);
+        f(&sync::state(&self.state).ports)
+    }
+
+    /// `driver.AddPort` (parent.go, e780dd3).
+    fn add(&self, who: &str, spec: &Spec) -> Result<u32, String> {
+        self.with_ports(|ports| validate_port_spec(spec, ports))?;
+        let port = u16::try_from(spec.parent_port).map_err(|_| {
+            format!(
+                "invalid ParentPort: {}",
+                go_quote_int(spec.parent_port.into())
+            )
+        })?;
+        let listener = self.listen(who, spec, port)?;
+        Ok(self.register(spec.clone(), listener))
     }
 
     /// `driver.RemovePort` (parent.go, e780dd3): `d.mu` held throughout;
@@ -160,9 +201,32 @@ impl PortDriver for Builtin {
         }
     }
 
+    fn extensions(&self) -> Vec<&'static str> {
+        if self.port_zero {
+            vec![super::ext_port_zero::FEATURE]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn add_port(&self, who: &str, spec: &Spec) -> Result<u32, String> {
-        let r = self.add(who, spec);
-        trace_add(&self.kernel, &self.layer, who, spec, &r);
+        self.add_port_status(who, spec).map(|(id, _)| id)
+    }
+
+    fn add_port_status(&self, who: &str, spec: &Spec) -> Result<(u32, Spec), String> {
+        let r = self.add_status(who, spec);
+        match &r {
+            Ok((id, got)) if got.parent_port != spec.parent_port => self.kernel.trace().emit(
+                who,
+                &self.layer,
+                format!("AddPort {}", spec.describe()),
+                format!("ok id={id} port={}", got.parent_port),
+            ),
+            _ => {
+                let ids = r.as_ref().map(|(id, _)| *id).map_err(Clone::clone);
+                trace_add(&self.kernel, &self.layer, who, spec, &ids)
+            }
+        }
         r
     }
 
@@ -207,6 +271,25 @@ impl GoListener {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+/// bind(2) in the host for a listener: port 0 lets the kernel pick
+/// ([`Kernel::bind_ephemeral`]; reached only through the port-0
+/// extension, since `ValidatePortSpec` refuses port 0). Returns the socket
+/// and its bound port.
+fn bind_host(
+    kernel: &Kernel,
+    who: &str,
+    req: &BindReq,
+    owner: &str,
+) -> Result<(SockId, u16), Errno> {
+    if req.port == 0 {
+        kernel.bind_ephemeral(who, NsId::HOST, req, false, owner)
+    } else {
+        kernel
+            .bind(who, NsId::HOST, req, false, owner)
+            .map(|s| (s, req.port))
     }
 }
 
@@ -318,9 +401,7 @@ pub fn go_listen_tcp(
         v6only,
     };
     let fail = |step: &str, e: Errno| format!("listen {network} {shown}: {step}: {}", e.text());
-    let sock = kernel
-        .bind(who, NsId::HOST, &req, false, owner)
-        .map_err(|e| fail("bind", e))?;
+    let (sock, port) = bind_host(kernel, who, &req, owner).map_err(|e| fail("bind", e))?;
     if let Err(e) = kernel.listen(who, NsId::HOST, sock) {
         let _ = kernel.close(who, NsId::HOST, sock);
         return Err(fail("listen", e));
@@ -375,8 +456,7 @@ pub fn go_listen_udp(
         reuse_port: false,
         v6only,
     };
-    let sock = kernel
-        .bind(who, NsId::HOST, &req, false, owner)
+    let (sock, port) = bind_host(kernel, who, &req, owner)
         .map_err(|e| format!("listen {network} {shown}: bind: {}", e.text()))?;
     Ok(GoListener {
         sock,

@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod builtin;
+pub mod ext_port_zero;
 #[cfg(target_os = "linux")]
 pub mod real;
 pub mod slirp4netns;
@@ -61,6 +62,17 @@ pub trait PortDriver: Send + Sync {
     fn info(&self) -> DriverInfo;
     /// POST /v1/ports. Ok(id) for 201; Err(message) for 400.
     fn add_port(&self, who: &str, spec: &Spec) -> Result<u32, String>;
+    /// POST /v1/ports with the reply's `port.Status`: the id and the spec.
+    /// The pinned API echoes the requested spec; only the port-0
+    /// extension ([`ext_port_zero`]) answers with the port it bound.
+    fn add_port_status(&self, who: &str, spec: &Spec) -> Result<(u32, Spec), String> {
+        self.add_port(who, spec).map(|id| (id, spec.clone()))
+    }
+    /// The API extensions this driver advertises in `GET /v1/info` (none
+    /// at e780dd3; see [`ext_port_zero::FEATURE`]).
+    fn extensions(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
     /// DELETE /v1/ports/{id}. Err(message) for 400.
     fn remove_port(&self, who: &str, id: u32) -> Result<(), String>;
     /// Registered ports (id, spec, host socket), ordered by id. For checkers.

@@ -32,6 +32,9 @@ pub struct Scenario {
     pub occupant_budget: Option<u32>,
     /// The seed `portsim run` uses when none is given.
     pub seed: Option<u64>,
+    /// The situations an exploration of this scenario must reach for its
+    /// verdict to mean something (`covers = [...]`; see `crate::coverage`).
+    pub covers: Vec<crate::coverage::Situation>,
     /// Expected outcome per policy name.
     pub expect: BTreeMap<String, Expectation>,
 }
@@ -41,6 +44,10 @@ pub struct Scenario {
 pub struct HostCfg {
     /// `net.ipv4.ip_unprivileged_port_start` of the host (default 1024).
     pub unprivileged_port_start: u16,
+    /// The host's `net.ipv4.ip_local_port_range` (default 32768-60999):
+    /// where its kernel picks a port for a bind to port 0. Set apart from
+    /// the daemons' ranges, it models #53153's sysctl workaround.
+    pub port_range: (u16, u16),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

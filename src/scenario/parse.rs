@@ -20,6 +20,8 @@
 //! occupant_budget = 9                  # optional integer >= 0
 //! seed = 0                             # optional integer >= 0: the seed
 //!                                      # `portsim run` uses without --seed
+//! covers = ["host-collision", "retry"] # optional: the situations `check`
+//!                                      # must reach (see below)
 //! steps = [                            # optional; see the note below
 //!   "start c1",                        # start|stop CONTAINER
 //!   "bind web",                        # bind|close SCRIPTED-OCCUPANT
@@ -30,6 +32,8 @@
 //!
 //! [host]                               # optional
 //! unprivileged_port_start = 1024       # default 1024
+//! port_range = "32768-60999"           # default; the host's ip_local_port_range
+//!                                      # (where its kernel picks port 0)
 //!
 //! [[daemon]]                           # at least one
 //! name = "d1"                          # required, unique
@@ -90,6 +94,11 @@
 //!
 //! `starts` values: `ok`, `ok P1,P2,...` (the distinct host ports, in
 //! order), `error`, or `error: TEXT` (the exact text the user reads).
+//! `covers` names the scenario's key situations (`src/coverage.rs`):
+//! `host-collision`, `retry`, `give-up`, `occupant-in-window`,
+//! `stop-during-start-same-daemon`, `stop-during-start-other-daemon`,
+//! `cleanup-after-retry`. `portsim check` says "never reached" in its
+//! verdict for a key situation no execution reached.
 //! Property names: `no-double-ownership`, `allocator-consistency`,
 //! `convergence`, `clean-teardown`, `error-fidelity`; verdicts `holds` or
 //! `violated`.
@@ -206,7 +215,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Top-level keys that TOML moves into the table above when they are written
 /// after a header (`name` is valid in every table, so it is never unknown).
-const TOP_LEVEL_KEYS: &[&str] = &["description", "occupant_budget", "seed", "steps"];
+const TOP_LEVEL_KEYS: &[&str] = &["covers", "description", "occupant_budget", "seed", "steps"];
 
 fn misplaced_top_level_key(message: &str) -> Option<&'static str> {
     let rest = message.strip_prefix("unknown field `")?;
@@ -226,6 +235,8 @@ struct RawScenario {
     occupant_budget: Option<Spanned<Int>>,
     seed: Option<Spanned<Int>>,
     #[serde(default)]
+    covers: Vec<Spanned<String>>,
+    #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
     host: Option<RawHost>,
     #[serde(default)]
@@ -242,6 +253,7 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawHost {
     unprivileged_port_start: Option<Spanned<Int>>,
+    port_range: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -467,6 +479,8 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         Some(b) => Some(int_in_range(cx, b, 0, i64::MAX)? as u64),
     };
 
+    let covers = covers(cx, &raw.covers)?;
+
     let host = HostCfg {
         unprivileged_port_start: match raw
             .host
@@ -475,6 +489,10 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         {
             None => DEFAULT_UNPRIVILEGED_PORT_START,
             Some(p) => int_in_range(cx, p, 0, u16::MAX.into())? as u16,
+        },
+        port_range: match raw.host.as_ref().and_then(|h| h.port_range.as_ref()) {
+            None => DEFAULT_PORT_RANGE,
+            Some(r) => port_range(cx, r)?,
         },
     };
 
@@ -543,8 +561,34 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         steps,
         occupant_budget,
         seed,
+        covers,
         expect,
     })
+}
+
+/// `covers = [...]`: known situation names, each once.
+fn covers(
+    cx: &Cx,
+    raw: &[Spanned<String>],
+) -> Result<Vec<crate::coverage::Situation>, ScenarioError> {
+    let mut out = Vec::new();
+    for c in raw {
+        let Some(s) = crate::coverage::Situation::from_name(c.get_ref()) else {
+            return Err(cx.err(
+                c.span(),
+                format!(
+                    "unknown situation {:?} in covers; expected one of {}",
+                    c.get_ref(),
+                    crate::coverage::Situation::names()
+                ),
+            ));
+        };
+        if out.contains(&s) {
+            return Err(cx.err(c.span(), format!("situation {s} is listed twice in covers")));
+        }
+        out.push(s);
+    }
+    Ok(out)
 }
 
 /// Names are referred to from step strings, split at whitespace.
@@ -1321,6 +1365,7 @@ starts = { c1 = "ok 32768,32769" }
             description: "free text".into(),
             host: HostCfg {
                 unprivileged_port_start: 80,
+                port_range: (32768, 60999),
             },
             daemons: vec![
                 DaemonCfg {
@@ -1441,6 +1486,7 @@ starts = { c1 = "ok 32768,32769" }
             ],
             occupant_budget: Some(9),
             seed: None,
+            covers: Vec::new(),
             expect: BTreeMap::from([
                 (
                     "moby-master".to_string(),
@@ -1695,7 +1741,7 @@ starts = { c1 = "ok 32768,32769" }
         (
             "expect table of a policy that does not exist",
             "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[expect.moby-mastr]\nproperties = { convergence = \"holds\" }\n",
-            "t.toml:4:9: expected a policy name, one of \"moby-master\", \"pr-52927\", found \"moby-mastr\"",
+            "t.toml:4:9: expected a policy name, one of \"moby-master\", \"pr-52927\", \"docker-28\", \"pr-52927-fixed\", \"pr-52927-unbounded\", \"host-first\", \"kernel-picks\", found \"moby-mastr\"",
         ),
         (
             "start of a container a step already started",
@@ -1865,6 +1911,34 @@ starts = { c1 = "ok 32768,32769" }
     }
 
     #[test]
+    fn covers_names_known_situations_once() {
+        let ok = parse_str(
+            "t.toml",
+            "name = \"x\"\ncovers = [\"retry\", \"give-up\"]\n[[daemon]]\nname = \"d1\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.covers,
+            vec![
+                crate::coverage::Situation::Retry,
+                crate::coverage::Situation::GiveUp
+            ]
+        );
+        let bad =
+            parse_err("name = \"x\"\ncovers = [\"retry\", \"retyr\"]\n[[daemon]]\nname = \"d1\"\n");
+        assert!(
+            bad.starts_with("t.toml:2:20: unknown situation \"retyr\" in covers; expected one of host-collision, retry,"),
+            "{bad}"
+        );
+        let twice =
+            parse_err("name = \"x\"\ncovers = [\"retry\", \"retry\"]\n[[daemon]]\nname = \"d1\"\n");
+        assert_eq!(
+            twice,
+            "t.toml:2:20: situation retry is listed twice in covers"
+        );
+    }
+
+    #[test]
     fn line_col_counts_from_one_in_characters() {
         let text = "ab\né\nxyz";
         assert_eq!(line_col(text, 0), (1, 1));
@@ -1950,6 +2024,17 @@ starts = { c1 = "ok 32768,32769" }
         );
     }
 
+    #[test]
+    fn the_host_range_is_its_own_and_checked_like_a_daemon_range() {
+        let ok = "name = \"x\"\n[host]\nport_range = \"40000-40010\"\n[[daemon]]\nname = \"d1\"\nport_range = \"50000-50010\"\n";
+        let sc = parse_str("t.toml", ok).unwrap();
+        assert_eq!(sc.host.port_range, (40000, 40010));
+        assert_eq!(sc.daemons[0].port_range, (50000, 50010));
+        assert_eq!(
+            parse_err("name = \"x\"\n[host]\nport_range = \"9-1\"\n[[daemon]]\nname = \"d1\"\n"),
+            "t.toml:3:14: expected a port range \"A-B\" with 1 <= A <= B <= 65535, found \"9-1\""
+        );
+    }
     /// Captures the field list serde's derive hands to `deserialize_struct`:
     /// the keys a raw struct accepts, read from the parser itself.
     struct Grab<'a>(&'a mut Option<&'static [&'static str]>);
