@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A property the checkers evaluate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -115,9 +116,23 @@ fn finding(message: String, container: Option<&str>, port: Option<u16>) -> Findi
 #[derive(Default)]
 pub struct Checker {
     state: Mutex<Vec<Violation>>,
+    /// Items the checkers have read so far (bindings, sockets, ports,
+    /// reservations, claim pairs): a deterministic measure of their cost
+    /// that `tests/scale.rs` watches grow.
+    work: AtomicU64,
 }
 
 impl Checker {
+    /// Count `n` items read.
+    fn tick(&self, n: usize) {
+        self.work.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items the checkers have read in this run (see the field).
+    pub fn work(&self) -> u64 {
+        self.work.load(Ordering::Relaxed)
+    }
+
     fn report(&self, w: &World, property: Property, finding: impl Into<Finding>) {
         let Finding { message, evidence } = finding.into();
         let step = w.trace.len();
@@ -158,14 +173,20 @@ impl Checker {
         for m in double_ownership(w) {
             self.report(w, Property::NoDoubleOwnership, m);
         }
-        let phases = crate::sync::state(&w.phases).clone();
-        for (di, _) in w.daemons.iter().enumerate() {
-            let busy = w
-                .scenario
-                .containers
-                .iter()
-                .zip(&phases)
-                .any(|(c, p)| c.daemon == di && matches!(p, Phase::Starting | Phase::Stopping));
+        // Daemons with a start or stop in flight, in one pass over the
+        // containers.
+        let mut busy = vec![false; w.daemons.len()];
+        for (c, p) in w
+            .scenario
+            .containers
+            .iter()
+            .zip(crate::sync::state(&w.phases).iter())
+        {
+            if matches!(p, Phase::Starting | Phase::Stopping) {
+                busy[c.daemon] = true;
+            }
+        }
+        for (di, busy) in busy.into_iter().enumerate() {
             if !busy {
                 for m in allocator_consistency(w, di) {
                     self.report(w, Property::AllocatorConsistency, m);
@@ -212,6 +233,7 @@ fn live(w: &World) -> Vec<(usize, String, PortBinding)> {
             }
         }
     }
+    w.checker.tick(out.len());
     out
 }
 
@@ -235,65 +257,109 @@ fn overlaps(a: IpAddr, b: IpAddr) -> bool {
     same_family(a, b) && (a == b || a.is_unspecified() || b.is_unspecified())
 }
 
+/// The ids of the sockets open in `ns` (the table only: no owner labels).
 fn open_ids(w: &World, ns: NsId) -> BTreeSet<SockId> {
-    w.kernel
+    let ids: BTreeSet<SockId> = w
+        .kernel
+        .net()
         .sockets(ns)
         .into_iter()
-        .map(|(s, _)| s.id)
-        .collect()
+        .map(|s| s.id)
+        .collect();
+    w.checker.tick(ids.len());
+    ids
 }
 
 /// No double ownership: live mappings never claim overlapping
 /// (namespace, proto, address, port), and each one's sockets are open.
+///
+/// Each namespace's socket table and each daemon's rootlesskit port list
+/// is read once per call, and claims are compared only with claims on the
+/// same (namespace, proto, port): the cost of one call is linear in the
+/// live state (it was quadratic, and cubic over a run, issue 12).
 fn double_ownership(w: &World) -> Vec<String> {
     let mut msgs = Vec::new();
-    let mut claims: Vec<(NsId, Proto, IpAddr, u16, String)> = Vec::new();
+    let live = live(w);
+    // Described only for a message: formatting every binding after every
+    // step cost more than the checks themselves.
+    let desc = |k: usize| format!("{}'s {}", live[k].1, live[k].2.go_string());
+    // (namespace, proto, address, port, index into `live`)
+    let mut claims: Vec<(NsId, Proto, IpAddr, u16, usize)> = Vec::new();
     let host_open = open_ids(w, NsId::HOST);
-    for (di, c, b) in live(w) {
+    let mut child_open: BTreeMap<usize, BTreeSet<SockId>> = BTreeMap::new();
+    let mut rlk_ports: BTreeMap<usize, BTreeMap<u32, Option<SockId>>> = BTreeMap::new();
+    for (k, (di, _, b)) in live.iter().enumerate() {
+        let di = *di;
         let d = &w.daemons[di];
-        let desc = format!("{c}'s {}", b.go_string());
-        match child_sock(&b) {
-            None => msgs.push(format!("{desc} holds no child socket")),
-            Some(s) if !open_ids(w, d.ns).contains(&s) => {
-                msgs.push(format!("{desc}: its child socket {s} is closed"))
+        match child_sock(b) {
+            None => msgs.push(format!("{} holds no child socket", desc(k))),
+            Some(s)
+                if !child_open
+                    .entry(di)
+                    .or_insert_with(|| open_ids(w, d.ns))
+                    .contains(&s) =>
+            {
+                msgs.push(format!("{}: its child socket {s} is closed", desc(k)))
             }
             Some(_) => {}
         }
-        claims.push((d.ns, b.proto, b.child_host_ip, b.host_port, desc.clone()));
+        claims.push((d.ns, b.proto, b.child_host_ip, b.host_port, k));
         if b.rootlesskit_unsupported {
             continue;
         }
         let Some(rm) = b.port_driver_remove else {
-            msgs.push(format!("{desc} has no rootlesskit port"));
+            msgs.push(format!("{} has no rootlesskit port", desc(k)));
             continue;
         };
-        match d
-            .driver()
-            .ports()
-            .into_iter()
-            .find(|(id, _, _)| *id == rm.id)
-        {
+        let ports = rlk_ports.entry(di).or_insert_with(|| {
+            let ports = d.driver().ports();
+            w.checker.tick(ports.len());
+            ports.into_iter().map(|(id, _, s)| (id, s)).collect()
+        });
+        match ports.get(&rm.id) {
             None => msgs.push(format!(
-                "{desc}: rootlesskit {} has no port id {}",
-                d.name, rm.id
+                "{}: rootlesskit {} has no port id {}",
+                desc(k),
+                d.name,
+                rm.id
             )),
-            Some((_, _, Some(s))) if !host_open.contains(&s) => msgs.push(format!(
-                "{desc}: host listener {s} of rootlesskit id {} is closed",
+            Some(Some(s)) if !host_open.contains(s) => msgs.push(format!(
+                "{}: host listener {s} of rootlesskit id {} is closed",
+                desc(k),
                 rm.id
             )),
             Some(_) => {}
         }
-        claims.push((NsId::HOST, b.proto, b.host_ip, b.host_port, desc));
+        claims.push((NsId::HOST, b.proto, b.host_ip, b.host_port, k));
     }
-    for (i, a) in claims.iter().enumerate() {
-        for b in &claims[i + 1..] {
-            if a.0 == b.0 && a.1 == b.1 && a.3 == b.3 && overlaps(a.2, b.2) {
-                msgs.push(format!(
-                    "{} and {} both own {} {} port {}",
-                    a.4, b.4, a.0, a.1, a.3
-                ));
+    // Pairs (i < j) of overlapping claims, in the order a nested loop over
+    // the claims would find them.
+    let mut same_port: BTreeMap<(NsId, Proto, u16), Vec<usize>> = BTreeMap::new();
+    for (i, c) in claims.iter().enumerate() {
+        same_port.entry((c.0, c.1, c.3)).or_default().push(i);
+    }
+    let mut pairs = Vec::new();
+    for idx in same_port.values() {
+        for (n, &i) in idx.iter().enumerate() {
+            w.checker.tick(idx.len() - n);
+            for &j in &idx[n + 1..] {
+                if overlaps(claims[i].2, claims[j].2) {
+                    pairs.push((i, j));
+                }
             }
         }
+    }
+    pairs.sort_unstable();
+    for (i, j) in pairs {
+        let (a, b) = (&claims[i], &claims[j]);
+        msgs.push(format!(
+            "{} and {} both own {} {} port {}",
+            desc(a.4),
+            desc(b.4),
+            a.0,
+            a.1,
+            a.3
+        ));
     }
     msgs
 }
@@ -319,6 +385,7 @@ fn allocator_consistency(w: &World, di: usize) -> Vec<Finding> {
     let d = &w.daemons[di];
     let held = held_reservations(w, di);
     let have: BTreeSet<Reservation> = d.allocator.reservations().into_iter().collect();
+    w.checker.tick(have.len());
     let mut msgs = Vec::new();
     for r in &have {
         if !held.contains_key(r) {

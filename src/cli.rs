@@ -1,8 +1,12 @@
 //! The `portsim` command line.
 //!
 //! Exit codes: 0 every property held, 1 a property was violated, 2 a bad
-//! scenario file or flag (one message, nothing else printed), 3 an
-//! internal error. Output is assembled in full before it is written.
+//! scenario file, schedule or flag (one message, nothing else printed), 3
+//! an internal error, 4 (`run`) the properties held but the scenario's
+//! `[expect.POLICY]` was not met (130: `check` interrupted). Output is
+//! assembled in full before it is written. Under `--format json` every
+//! outcome is one JSON document on stdout, errors included
+//! (`{"format_version", "error", "exit"}`), and stderr stays empty.
 
 #[cfg(not(feature = "os-threads"))]
 use crate::explore::schedule::{ScheduleFile, parse_file};
@@ -85,15 +89,16 @@ pub enum Command {
         /// uniform random walk and PCT depths 2-5 in seeded rounds.
         #[arg(long, value_enum, default_value_t = EngineArg::Portfolio)]
         engine: EngineArg,
-        /// Executions to explore (at most).
+        /// Executions to explore (at most; at least 1).
         #[arg(long, default_value_t = DEFAULT_ITERATIONS)]
         iterations: usize,
-        /// PCT bug depth (`--engine pct` only).
-        #[arg(long, default_value_t = 3)]
-        depth: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Where to write the failing schedules.
+        /// PCT bug depth (`--engine pct` only; default 3, at least 1).
+        #[arg(long)]
+        depth: Option<usize>,
+        /// Scheduler seed (random, urw, pct, portfolio; default 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write the failing schedules (checked before searching).
         #[arg(long, default_value = "portsim-schedules")]
         out: PathBuf,
         /// Look for violations of this property only.
@@ -109,6 +114,9 @@ pub enum Command {
         /// byte for byte; a difference fails with exit code 3.
         #[arg(long)]
         verify_determinism: bool,
+        /// Kernel backend of every execution (and of the minimizer's).
+        #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
+        kernel: KernelArg,
     },
     /// Check scenario files without running them: prints one line per
     /// file, every error on its own line; exits 2 if any file is bad.
@@ -203,8 +211,21 @@ fn policies_help() -> String {
     for p in mapper::policies() {
         s.push_str(&format!("  {:<14} {}\n", p.name(), p.summary()));
     }
+    s.push_str(EXIT_STATUS_HELP);
     s
 }
+
+/// The exit statuses, for `--help` (the README's paragraph says the same).
+const EXIT_STATUS_HELP: &str = "\nExit status:
+  0 every property held
+  1 a property was violated
+  2 a bad scenario file, schedule or flag (one line: file:line:column and what was expected)
+  3 an internal error
+  4 the properties held but the scenario's [expect.POLICY] was not met (run)
+  130 check interrupted (Ctrl-C)
+With --format json every outcome is one JSON document on stdout, errors too:
+  {\"format_version\": 1, \"error\": \"...\", \"exit\": N}
+";
 
 fn emit(out: &str) {
     let mut so = std::io::stdout().lock();
@@ -213,17 +234,51 @@ fn emit(out: &str) {
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {
-    eprintln!("portsim: {msg}");
+    fail_as(Format::Text, code, msg)
+}
+
+/// Report an error in `format`: one `portsim: ...` line on stderr, or
+/// (`--format json`) one JSON document on stdout.
+fn fail_as(format: Format, code: u8, msg: &str) -> ExitCode {
+    match format {
+        Format::Json => emit(&crate::report::error_json(msg, code)),
+        _ => eprintln!("portsim: {msg}"),
+    }
     ExitCode::from(code)
+}
+
+/// `--format json` among raw arguments clap could not parse.
+fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    args.iter().enumerate().any(|(i, a)| {
+        a == "--format=json" || (a == "--format" && args.get(i + 1).is_some_and(|v| v == "json"))
+    })
 }
 
 /// Parse the arguments and run; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // clap's first line names the flag and the problem; the rest
+            // is a usage hint.
+            let rendered = e.render().to_string();
+            let line = rendered
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ")
+                .to_string();
+            let format = if wants_json(&args) {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            return fail_as(format, 2, &format!("{line} (see portsim --help)"));
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(0);
         }
     };
     match cli.command {
@@ -250,6 +305,7 @@ pub fn main() -> ExitCode {
             save_outcomes,
             format,
             verify_determinism,
+            kernel,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
             check_cmd(
@@ -267,6 +323,7 @@ pub fn main() -> ExitCode {
                     save_outcomes,
                     format,
                     verify_determinism,
+                    kernel,
                 },
             )
         }
@@ -310,10 +367,18 @@ pub fn main() -> ExitCode {
     }
 }
 
+#[cfg_attr(not(feature = "os-threads"), allow(dead_code))]
 fn load(path: &std::path::Path) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
+    load_as(path, Format::Text)
+}
+
+fn load_as(
+    path: &std::path::Path,
+    format: Format,
+) -> Result<Arc<crate::scenario::Scenario>, ExitCode> {
     crate::scenario::load(path)
         .map(Arc::new)
-        .map_err(|e| fail(2, &crate::catalog::scenario_error(&e)))
+        .map_err(|e| fail_as(format, 2, &crate::catalog::scenario_error(&e)))
 }
 
 fn validate_cmd(files: &[PathBuf]) -> ExitCode {
@@ -347,11 +412,22 @@ fn list_cmd(dir: Option<PathBuf>) -> ExitCode {
 
 /// The backend a flag names, refused up front when this scenario or this
 /// machine cannot use it.
+#[cfg_attr(not(feature = "os-threads"), allow(dead_code))]
 fn kernel_for(
     sc: &crate::scenario::Scenario,
     path: &std::path::Path,
     kernel: KernelArg,
 ) -> Result<KernelKind, ExitCode> {
+    kernel_for_as(sc, path, kernel, Format::Text)
+}
+
+fn kernel_for_as(
+    sc: &crate::scenario::Scenario,
+    path: &std::path::Path,
+    kernel: KernelArg,
+    format: Format,
+) -> Result<KernelKind, ExitCode> {
+    let fail = |code: u8, msg: &str| fail_as(format, code, msg);
     match kernel {
         KernelArg::Sim => Ok(KernelKind::Sim),
         KernelArg::Linux => {
@@ -400,18 +476,19 @@ fn run_cmd(
     kernel: KernelArg,
     schedule: Option<&std::path::Path>,
 ) -> ExitCode {
-    let sc = match load(scenario) {
+    let fail = |code: u8, msg: &str| fail_as(format, code, msg);
+    let sc = match load_as(scenario, format) {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let kind = match kernel_for(&sc, scenario, kernel) {
+    let kind = match kernel_for_as(&sc, scenario, kernel, format) {
         Ok(k) => k,
         Err(c) => return c,
     };
     let result = match schedule {
         None => explore::run_seed(&sc, policy, seed.or(sc.seed).unwrap_or(0), kind),
         Some(path) => {
-            let text = match std::fs::read_to_string(path) {
+            let text = match crate::paths::read_capped(path, crate::paths::MAX_INPUT_BYTES) {
                 Ok(t) => t,
                 Err(e) => {
                     return fail(2, &format!("{}: cannot read schedule: {e}", path.display()));
@@ -465,7 +542,19 @@ fn run_cmd(
             schedule: None,
         }),
     });
-    ExitCode::from(if report.violated() { 1 } else { 0 })
+    ExitCode::from(run_status(&report))
+}
+
+/// `run`'s exit status: 1 on a violation; else 4 when the scenario's
+/// expectations for the policy were not met; else 0.
+pub fn run_status(report: &crate::report::RunReport) -> u8 {
+    if report.violated() {
+        1
+    } else if report.expectations.as_ref().is_some_and(|m| !m.is_empty()) {
+        4
+    } else {
+        0
+    }
 }
 
 #[cfg(not(feature = "os-threads"))]
@@ -509,14 +598,82 @@ fn stress_cmd(
 pub struct CheckArgs {
     pub engine: EngineArg,
     pub iterations: usize,
-    pub depth: usize,
-    pub seed: u64,
+    pub depth: Option<usize>,
+    pub seed: Option<u64>,
     pub out: PathBuf,
     pub property: Option<crate::check::Property>,
     pub save_outcomes: Option<PathBuf>,
     pub format: Format,
     /// Rerun every execution's schedule and compare the two reports.
     pub verify_determinism: bool,
+    pub kernel: KernelArg,
+}
+
+impl CheckArgs {
+    /// `--depth`, else 3.
+    pub fn depth(&self) -> usize {
+        self.depth.unwrap_or(3)
+    }
+    /// `--seed`, else 0.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(0)
+    }
+}
+
+/// Flags the chosen engine would ignore are refused: which engines use
+/// `--depth` and `--seed`.
+#[cfg_attr(feature = "os-threads", allow(dead_code))]
+fn engine_flag_error(a: &CheckArgs) -> Option<String> {
+    let (uses_depth, uses_seed) = match a.engine {
+        EngineArg::Pct => (true, true),
+        EngineArg::Random | EngineArg::Urw | EngineArg::Portfolio => (false, true),
+        EngineArg::Dfs => (false, false),
+    };
+    let name = match a.engine {
+        EngineArg::Random => "random",
+        EngineArg::Urw => "urw",
+        EngineArg::Pct => "pct",
+        EngineArg::Dfs => "dfs",
+        EngineArg::Portfolio => "portfolio",
+    };
+    if a.iterations == 0 {
+        return Some("--iterations 0: expected at least 1 execution".to_string());
+    }
+    if let Some(d) = a.depth {
+        if !uses_depth {
+            return Some(format!(
+                "--depth {d}: the {name} engine does not use a depth (only --engine pct does)"
+            ));
+        }
+        if d == 0 {
+            return Some("--depth 0: expected a PCT depth of at least 1".to_string());
+        }
+    }
+    if let (Some(v), false) = (a.seed, uses_seed) {
+        return Some(format!(
+            "--seed {v}: the {name} engine is deterministic and does not use a seed"
+        ));
+    }
+    None
+}
+
+/// Make sure `out` is a folder `check` can write in, before searching:
+/// create it, write and remove a probe file. Returns whether this call
+/// created it (and removes it again on failure).
+#[cfg_attr(feature = "os-threads", allow(dead_code))]
+fn prepare_out(out: &std::path::Path) -> Result<bool, String> {
+    let existed = out.is_dir();
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let probe = out.join(format!(".portsim-probe-{}", std::process::id()));
+    let r = std::fs::write(&probe, b"");
+    let _ = std::fs::remove_file(&probe);
+    if let Err(e) = r {
+        if !existed {
+            let _ = std::fs::remove_dir(out);
+        }
+        return Err(e.to_string());
+    }
+    Ok(!existed)
 }
 
 #[cfg(feature = "os-threads")]
@@ -533,22 +690,52 @@ fn check_cmd(
     policy: &'static dyn crate::mapper::Policy,
     a: CheckArgs,
 ) -> ExitCode {
+    let fail = |code: u8, msg: &str| fail_as(a.format, code, msg);
     if a.format == Format::Expect {
         return fail(
             2,
             "--format expect is for `portsim run` (the outcomes of one interleaving)",
         );
     }
-    let sc = match load(path) {
+    if let Some(e) = engine_flag_error(&a) {
+        return fail(2, &e);
+    }
+    let sc = match load_as(path, a.format) {
         Ok(s) => s,
         Err(c) => return c,
     };
+    let kind = match kernel_for_as(&sc, path, a.kernel, a.format) {
+        Ok(k) => k,
+        Err(c) => return c,
+    };
+    let created_out = match prepare_out(&a.out) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                2,
+                &format!(
+                    "--out {}: cannot write schedules there: {e}",
+                    a.out.display()
+                ),
+            );
+        }
+    };
     let live = crate::progress::Live::start(a.iterations, a.format != Format::Json);
-    let r = crate::explore::checkrun::check(&sc, path, policy, &a, &live);
+    let r = crate::explore::checkrun::check(&sc, path, policy, &a, kind, &live);
     live.finish();
+    if created_out && !matches!(r, Ok((_, 1, _))) {
+        // Nothing was written there: leave no empty folder behind.
+        let _ = std::fs::remove_dir(&a.out);
+    }
     match r {
-        Ok((out, code)) => {
+        Ok((out, code, write_error)) => {
             emit(&out);
+            if let Some(e) = write_error {
+                // Under --format json the error is a field of the report.
+                if a.format != Format::Json {
+                    eprintln!("portsim: {e}");
+                }
+            }
             ExitCode::from(code)
         }
         Err((code, e)) => fail(code, &e),
@@ -578,15 +765,115 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> String {
 
 /// PCT's guarantee: one execution finds a given bug of depth d with
 /// probability at least 1/(n k^(d-1)) for n threads and k steps.
-pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) -> String {
+///
+/// Computed in logarithms: a huge depth makes the probability underflow
+/// to 0 (and the chance of a miss 1), never `inf` or a negative number.
+pub fn pct_bound_of(
+    executions: usize,
+    threads: usize,
+    steps: usize,
+    depth: usize,
+) -> crate::report::PctBound {
     let n = threads.max(1) as f64;
     let k = steps.max(1) as f64;
-    let p = 1.0 / (n * k.powi(depth.saturating_sub(1) as i32));
-    let miss = (1.0 - p).powf(executions as f64);
+    let exponent = depth.saturating_sub(1) as f64;
+    let ln_p = -(n.ln() + exponent * k.ln());
+    let p = ln_p.exp();
+    // (1 - p)^executions, without losing a tiny p to rounding.
+    let miss = if p >= 1.0 {
+        0.0
+    } else {
+        (executions as f64 * (-p).ln_1p()).exp()
+    };
+    crate::report::PctBound {
+        depth,
+        threads: threads.max(1),
+        steps: steps.max(1),
+        per_execution: p,
+        missed: miss.clamp(0.0, 1.0),
+    }
+}
+
+fn pct_bound_text(b: &crate::report::PctBound) -> String {
     format!(
-        "PCT bound: each execution finds a given bug of depth <= {depth} with probability >= 1/({}*{}^{}) = {p:.3e}; after {executions} executions the chance it was missed is <= {miss:.3e}",
-        threads.max(1),
-        steps.max(1),
-        depth.saturating_sub(1)
+        "PCT bound: each execution finds a given bug of depth <= {} with probability >= 1/({}*{}^{}) = {:.3e}; the chance that every execution missed it is <= {:.3e}",
+        b.depth,
+        b.threads,
+        b.steps,
+        b.depth.saturating_sub(1),
+        b.per_execution,
+        b.missed
     )
+}
+
+/// [`pct_bound_of`] as the line `check` prints.
+pub fn pct_bound(executions: usize, threads: usize, steps: usize, depth: usize) -> String {
+    pct_bound_text(&pct_bound_of(executions, threads, steps, depth))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pct_bound_stays_a_probability_for_any_depth() {
+        for depth in [1, 2, 3, 30, 1 << 31, 3_000_000_000, usize::MAX] {
+            for (e, n, k) in [(1, 3, 40), (1000, 3, 40), (usize::MAX, 1, 1), (5, 0, 0)] {
+                let b = pct_bound_of(e, n, k, depth);
+                assert!(
+                    (0.0..=1.0).contains(&b.per_execution) && (0.0..=1.0).contains(&b.missed),
+                    "depth {depth}, {e} executions, {n} threads, {k} steps: {b:?}"
+                );
+                let line = pct_bound(e, n, k, depth);
+                assert!(!line.contains("inf") && !line.contains("NaN"), "{line}");
+            }
+        }
+        let b = pct_bound_of(1000, 3, 40, 3);
+        assert!((b.per_execution - 1.0 / 4800.0).abs() < 1e-12, "{b:?}");
+        assert!(
+            (b.missed - (1.0f64 - 1.0 / 4800.0).powi(1000)).abs() < 1e-9,
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn engines_refuse_flags_they_would_ignore() {
+        let args = |engine, depth, seed, iterations| CheckArgs {
+            engine,
+            iterations,
+            depth,
+            seed,
+            out: PathBuf::from("o"),
+            property: None,
+            save_outcomes: None,
+            format: Format::Text,
+            kernel: KernelArg::Sim,
+            verify_determinism: false,
+        };
+        assert_eq!(
+            engine_flag_error(&args(EngineArg::Pct, Some(4), Some(1), 10)),
+            None
+        );
+        assert_eq!(
+            engine_flag_error(&args(EngineArg::Random, None, Some(1), 10)),
+            None
+        );
+        assert_eq!(
+            engine_flag_error(&args(EngineArg::Portfolio, None, Some(1), 10)),
+            None
+        );
+        assert_eq!(
+            engine_flag_error(&args(EngineArg::Dfs, None, None, 10)),
+            None
+        );
+        for bad in [
+            args(EngineArg::Pct, Some(0), None, 10),
+            args(EngineArg::Pct, None, None, 0),
+            args(EngineArg::Random, Some(3), None, 10),
+            args(EngineArg::Portfolio, Some(3), None, 10),
+            args(EngineArg::Dfs, None, Some(0), 10),
+        ] {
+            assert!(engine_flag_error(&bad).is_some());
+        }
+    }
 }

@@ -17,6 +17,7 @@ pub mod explore;
 pub mod kernel;
 pub mod mapper;
 pub mod occupant;
+pub mod paths;
 #[cfg(all(not(loom), not(feature = "os-threads")))]
 pub mod progress;
 pub mod report;

@@ -1,8 +1,8 @@
 //! Third-party programs in the host namespace: the *occupants* that make a
 //! port free in a daemon's child namespace taken in the host.
 //!
-//! Not moby code. An occupant opens one socket the way a user program
-//! does (`BindReq` from its scenario entry): Go's `net.Listen("tcp",
+//! Not moby code. An occupant opens one socket per port the way a user
+//! program does (`BindReq` from its scenario entry): Go's `net.Listen("tcp",
 //! ":P")` is `::` with V6ONLY=0 and SO_REUSEADDR; `nc -l` is usually
 //! 0.0.0.0 with SO_REUSEADDR. A racing occupant lets the scheduler pick
 //! which of its candidate ports it takes ([`crate::sync::choose`]), and
@@ -44,6 +44,16 @@ pub fn open(kernel: &Kernel, cfg: &OccupantCfg, port: u16) -> Option<SockId> {
         return None;
     }
     Some(id)
+}
+
+/// Open every port of a fixed or scripted occupant, in the order listed
+/// (a program that listens on several ports). Returns the sockets it got.
+pub fn open_all(kernel: &Kernel, cfg: &OccupantCfg) -> Vec<SockId> {
+    debug_assert_ne!(cfg.kind, OccupantKind::Racing);
+    cfg.ports
+        .iter()
+        .filter_map(|&p| open(kernel, cfg, p))
+        .collect()
 }
 
 /// The racing occupant's thread body: pick a port, take it, and for

@@ -101,8 +101,8 @@ pub struct World {
     pub endpoints: Vec<Endpoint>,
     pub phases: Mutex<Vec<Phase>>,
     pub outcomes: Mutex<Vec<Option<StartOutcome>>>,
-    /// The socket each occupant holds now.
-    pub occupant_socks: Mutex<Vec<Option<SockId>>>,
+    /// The sockets each occupant holds now.
+    pub occupant_socks: Mutex<Vec<Vec<SockId>>>,
     pub checker: Checker,
 }
 
@@ -123,6 +123,30 @@ pub fn endpoint_id(daemon: &str, container: &str) -> String {
         out.push_str(&format!("{:016x}", z ^ (z >> 31)));
     }
     out
+}
+
+/// The default bridge network each daemon's containers join.
+pub const BRIDGE_SUBNET: &str = "172.17.0.0/16";
+
+/// Containers one daemon can address: 172.17.0.2 to 172.17.255.254 (the
+/// network address, the gateway 172.17.0.1 and the broadcast address are
+/// not handed out).
+pub const MAX_CONTAINERS_PER_DAEMON: usize = 65533;
+
+/// The addresses of a daemon's `n`-th container (1-based), handed out in
+/// order as docker's default IPAM does on a fresh daemon
+/// (`libnetwork/ipams/defaultipam`: the first free address of the pool
+/// after the gateway): 172.17.0.2, ..., 172.17.0.255, 172.17.1.0, ...;
+/// the IPv6 address is fd00::(the same host number). None past
+/// [`MAX_CONTAINERS_PER_DAEMON`].
+pub fn container_addrs(n: usize) -> Option<(std::net::Ipv4Addr, std::net::Ipv6Addr)> {
+    if n == 0 || n > MAX_CONTAINERS_PER_DAEMON {
+        return None;
+    }
+    let host = (n + 1) as u16;
+    let v4 = std::net::Ipv4Addr::new(172, 17, (host >> 8) as u8, (host & 0xff) as u8);
+    let v6 = std::net::Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, host);
+    Some((v4, v6))
 }
 
 /// A step of a start or stop that runs against a network namespace.
@@ -289,29 +313,29 @@ impl World {
                 bridge: Bridge::new(&d.name, d.bridge_lock, d.userland_proxy),
             });
         }
-        let mut per_daemon = vec![0u8; scenario.daemons.len()];
-        let endpoints = scenario
-            .containers
-            .iter()
-            .map(|c| {
-                let d = &scenario.daemons[c.daemon];
-                per_daemon[c.daemon] += 1;
-                let n = per_daemon[c.daemon] + 1;
-                Endpoint {
-                    name: c.name.clone(),
-                    id: endpoint_id(&d.name, &c.name),
-                    addrs: EndpointAddrs {
-                        v4: IpAddr::from([172, 17, 0, n]),
-                        v6: c
-                            .ipv6
-                            .then(|| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, u16::from(n)])),
-                        userland_proxy: d.userland_proxy,
-                        v6_listenable: d.ipv6,
-                    },
-                    publish: c.publish.clone(),
-                }
-            })
-            .collect();
+        let mut per_daemon = vec![0usize; scenario.daemons.len()];
+        let mut endpoints = Vec::new();
+        for c in &scenario.containers {
+            let d = &scenario.daemons[c.daemon];
+            per_daemon[c.daemon] += 1;
+            let (v4, v6) = container_addrs(per_daemon[c.daemon]).ok_or_else(|| {
+                format!(
+                    "daemon {} has more than {MAX_CONTAINERS_PER_DAEMON} containers: the default bridge network {BRIDGE_SUBNET} has no address left",
+                    d.name
+                )
+            })?;
+            endpoints.push(Endpoint {
+                name: c.name.clone(),
+                id: endpoint_id(&d.name, &c.name),
+                addrs: EndpointAddrs {
+                    v4: IpAddr::V4(v4),
+                    v6: c.ipv6.then_some(IpAddr::V6(v6)),
+                    userland_proxy: d.userland_proxy,
+                    v6_listenable: d.ipv6,
+                },
+                publish: c.publish.clone(),
+            });
+        }
         let nc = scenario.containers.len();
         let no = scenario.occupants.len();
         let world = Arc::new(World {
@@ -323,7 +347,7 @@ impl World {
             endpoints,
             phases: Mutex::new(vec![Phase::Created; nc]),
             outcomes: Mutex::new(vec![None; nc]),
-            occupant_socks: Mutex::new(vec![None; no]),
+            occupant_socks: Mutex::new(vec![Vec::new(); no]),
             checker: Checker::default(),
         });
         let weak = Arc::downgrade(&world);
@@ -334,7 +358,7 @@ impl World {
         });
         for (i, o) in world.scenario.occupants.iter().enumerate() {
             if o.kind == OccupantKind::Fixed {
-                let s = crate::occupant::open(&world.kernel, o, o.ports[0]);
+                let s = crate::occupant::open_all(&world.kernel, o);
                 sync::state(&world.occupant_socks)[i] = s;
             }
         }
@@ -481,12 +505,12 @@ impl World {
             Action::Stop(c) => self.stop(c),
             Action::Bind(o) => {
                 let cfg = &self.scenario.occupants[o];
-                let s = crate::occupant::open(&self.kernel, cfg, cfg.ports[0]);
-                sync::state(&self.occupant_socks)[o] = s;
+                let s = crate::occupant::open_all(&self.kernel, cfg);
+                sync::state(&self.occupant_socks)[o].extend(s);
             }
             Action::Close(o) => {
-                let s = sync::state(&self.occupant_socks)[o].take();
-                if let Some(s) = s {
+                let socks = std::mem::take(&mut sync::state(&self.occupant_socks)[o]);
+                for s in socks {
                     let _ = self
                         .kernel
                         .close(&self.scenario.occupants[o].name, NsId::HOST, s);
@@ -494,7 +518,7 @@ impl World {
             }
             Action::Race(o) => {
                 let s = crate::occupant::race(&self.kernel, &self.scenario.occupants[o]);
-                sync::state(&self.occupant_socks)[o] = s;
+                sync::state(&self.occupant_socks)[o].extend(s);
             }
         }
     }
@@ -528,6 +552,53 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn container_addresses_fill_the_bridge_subnet_without_repeats() {
+        assert_eq!(container_addrs(1).unwrap().0.to_string(), "172.17.0.2");
+        assert_eq!(container_addrs(253).unwrap().0.to_string(), "172.17.0.254");
+        assert_eq!(container_addrs(254).unwrap().0.to_string(), "172.17.0.255");
+        assert_eq!(container_addrs(255).unwrap().0.to_string(), "172.17.1.0");
+        assert_eq!(container_addrs(255).unwrap().1.to_string(), "fd00::100");
+        let last = container_addrs(MAX_CONTAINERS_PER_DAEMON).unwrap();
+        assert_eq!(last.0.to_string(), "172.17.255.254");
+        assert_eq!(container_addrs(MAX_CONTAINERS_PER_DAEMON + 1), None);
+        assert_eq!(container_addrs(0), None);
+        let all: BTreeSet<_> = (1..=MAX_CONTAINERS_PER_DAEMON)
+            .map(|n| container_addrs(n).unwrap().0)
+            .collect();
+        assert_eq!(all.len(), MAX_CONTAINERS_PER_DAEMON);
+        assert!(!all.contains(&std::net::Ipv4Addr::new(172, 17, 0, 0)));
+        assert!(!all.contains(&std::net::Ipv4Addr::new(172, 17, 0, 1)));
+    }
+
+    /// 300 containers on one daemon: the build used to overflow a u8
+    /// (a panic in debug builds, 172.17.0.0 and repeats in release).
+    #[test]
+    fn a_world_with_300_containers_on_one_daemon_builds_with_distinct_addresses() {
+        let text = crate::scenario::generate::sequential_starts(300);
+        let sc = Arc::new(crate::scenario::parse_str("g", &text).unwrap());
+        let policy = crate::mapper::by_name("moby-master").unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        shuttle::check_random(
+            move || {
+                let w = World::build(
+                    sc.clone(),
+                    policy,
+                    Arc::new(crate::kernel::sim::SimNet::new()),
+                )
+                .unwrap();
+                *s2.lock().unwrap() = w.endpoints.iter().map(|e| e.addrs.v4).collect();
+            },
+            1,
+        );
+        let v4: Vec<IpAddr> = seen.lock().unwrap().clone();
+        assert_eq!(v4.len(), 300);
+        assert_eq!(v4.iter().collect::<BTreeSet<_>>().len(), 300);
+        assert_eq!(v4[299].to_string(), "172.17.1.45");
+    }
 
     #[test]
     fn every_step_has_one_row() {

@@ -8,7 +8,7 @@ use super::engine::{
     EngineKind, Exploration, Failure, Options, SEQUENTIAL, explore_portfolio, explore_with,
     is_concurrent,
 };
-use super::outcomes;
+use super::{KernelKind, outcomes};
 use crate::check::Property;
 use crate::cli::{CheckArgs, EngineArg, Format, pct_bound, wrap};
 use crate::coverage::{Coverage, Situation};
@@ -41,6 +41,10 @@ pub struct CheckViolation {
     pub minimized_steps: usize,
     pub candidates_tried: usize,
     pub schedule_file: PathBuf,
+    /// Why the schedule file could not be written (the counterexample is
+    /// reported all the same, and `check` exits 3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_error: Option<String>,
     /// The schedule file's body.
     #[serde(skip)]
     pub schedule_body: String,
@@ -57,6 +61,10 @@ pub struct CheckReport {
     pub scenario: String,
     pub policy: String,
     pub engine: String,
+    /// The kernel backend (`sim` or `linux`).
+    pub kernel: &'static str,
+    /// The scenario has no concurrent step: its only interleaving ran.
+    pub exhaustive: bool,
     /// Same as `engine` (the field name of format version 0).
     pub search: String,
     pub executions: usize,
@@ -84,8 +92,14 @@ pub struct CheckReport {
     /// schedules, every report identical (absent without the flag).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replays_compared: Option<usize>,
+    /// A schedule file that could not be written (exit 3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
+/// Write `body` to `path` through a temporary file in the same folder and
+/// a rename, so that no reader sees half a file; the temporary file is
+/// removed whatever fails.
 fn write_atomic(path: &Path, body: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -93,10 +107,20 @@ fn write_atomic(path: &Path, body: &str) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
+    let r = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
+    if r.is_err() {
         let _ = std::fs::remove_file(&tmp);
-    })
+    }
+    r
+}
+
+/// `1 execution`, `2 executions`.
+fn executions(n: usize) -> String {
+    if n == 1 {
+        "1 execution".to_string()
+    } else {
+        format!("{n} executions")
+    }
 }
 
 /// How the exploration was driven, in words.
@@ -107,13 +131,13 @@ fn engine_label(sc: &Scenario, args: &CheckArgs, x: &Exploration, runs: usize) -
     match args.engine {
         EngineArg::Portfolio => format!(
             "portfolio seed {}: {runs} runs of random, urw, pct depth 2-5",
-            args.seed
+            args.seed()
         ),
         _ => x
             .failures
             .first()
             .map(|f| f.found_by.clone())
-            .unwrap_or_else(|| format!("{} seed {}", engine_kind(args).describe(), args.seed)),
+            .unwrap_or_else(|| format!("{} seed {}", engine_kind(args).describe(), args.seed())),
     }
 }
 
@@ -121,17 +145,20 @@ fn engine_kind(args: &CheckArgs) -> EngineKind {
     match args.engine {
         EngineArg::Random => EngineKind::Random,
         EngineArg::Urw => EngineKind::Urw,
-        EngineArg::Pct => EngineKind::Pct { depth: args.depth },
+        EngineArg::Pct => EngineKind::Pct {
+            depth: args.depth(),
+        },
         EngineArg::Dfs => EngineKind::Dfs,
         EngineArg::Portfolio => unreachable!("the portfolio has no single kind"),
     }
 }
 
-/// Run the exploration `args` describe.
+/// Run the exploration `args` describe, every execution on `kernel`.
 pub fn explore_for(
     sc: &Arc<Scenario>,
     policy: &'static dyn Policy,
     args: &CheckArgs,
+    kernel: KernelKind,
     hooks: &super::engine::Hooks,
 ) -> Result<(Exploration, usize), String> {
     let options = Options {
@@ -140,33 +167,40 @@ pub fn explore_for(
         samples: args.save_outcomes.is_some(),
         hooks: hooks.clone(),
         verify_determinism: args.verify_determinism,
+        kernel,
         ..Options::default()
     };
     match args.engine {
-        EngineArg::Portfolio => explore_portfolio(sc, policy, args.iterations, args.seed, &options)
-            .map(|(x, per)| (x, per.len())),
+        EngineArg::Portfolio => {
+            explore_portfolio(sc, policy, args.iterations, args.seed(), &options)
+                .map(|(x, per)| (x, per.len()))
+        }
         _ => explore_with(
             sc,
             policy,
             engine_kind(args),
             args.iterations,
-            args.seed,
+            args.seed(),
             &options,
         )
         .map(|x| (x, 1)),
     }
 }
 
-/// The whole check in `args.format`: (output, exit status), or (exit
-/// status, message). Exit 1 on a violation, else 130 if interrupted.
+/// The whole check in `args.format`, on `kernel`: (output, exit status,
+/// a schedule file that could not be written), or (exit status, message).
+/// Exit 1 on a violation, 3 if its schedule could not be written (the
+/// counterexample is in the output all the same), else 130 if
+/// interrupted.
 pub fn check(
     sc: &Arc<Scenario>,
     path: &Path,
     policy: &'static dyn Policy,
     args: &CheckArgs,
+    kernel: KernelKind,
     live: &crate::progress::Live,
-) -> Result<(String, u8), (u8, String)> {
-    let (x, runs) = explore_for(sc, policy, args, &live.hooks()).map_err(|e| (3, e))?;
+) -> Result<(String, u8, Option<String>), (u8, String)> {
+    let (x, runs) = explore_for(sc, policy, args, kernel, &live.hooks()).map_err(|e| (3, e))?;
     let interrupted = live.interrupted();
     if !x.failures.is_empty() {
         live.note("violation found; minimizing");
@@ -178,7 +212,7 @@ pub fn check(
     let mut sections = String::new();
     let mut violations: Vec<(Property, CheckViolation)> = Vec::new();
     for f in &x.failures {
-        let v = counterexample(sc, path, policy, &args.out, f)?;
+        let v = counterexample(sc, path, policy, kernel, &args.out, f)?;
         sections.push_str(&violation_text(sc, policy, &x, f, &v));
         violations.push((f.property, v));
     }
@@ -199,18 +233,23 @@ pub fn check(
                     property: p,
                     verdict: "violated",
                     text: format!(
-                        "VIOLATED (first at execution {} of {}, {}; schedule {})",
+                        "VIOLATED (first at execution {} of {}, {}; schedule {}{})",
                         v.execution,
                         x.executions,
                         v.found_by,
-                        v.schedule_file.display()
+                        v.schedule_file.display(),
+                        if v.write_error.is_some() {
+                            " NOT written"
+                        } else {
+                            ""
+                        }
                     ),
                     violation: Some(v.clone()),
                 },
                 None => CheckVerdict {
                     property: p,
                     verdict: "holds",
-                    text: format!("holds ({} executions{note})", x.executions),
+                    text: format!("holds ({}{note})", executions(x.executions)),
                     violation: None,
                 },
             }
@@ -234,7 +273,7 @@ pub fn check(
     };
 
     let pct = (args.engine == EngineArg::Pct && is_concurrent(sc))
-        .then(|| pct_bound(x.executions, x.max_threads, x.max_steps, args.depth));
+        .then(|| pct_bound(x.executions, x.max_threads, x.max_steps, args.depth()));
 
     let mut s = String::new();
     let found = if x.failures.is_empty() {
@@ -249,7 +288,7 @@ pub fn check(
             x.executions, args.iterations
         )
     } else {
-        format!("{found} in {} executions ({label})", x.executions)
+        format!("{found} in {} ({label})", executions(x.executions))
     };
     let title = format!("{} under {}", sc.name, policy.name());
     let first_line = format!(
@@ -301,10 +340,14 @@ pub fn check(
     s.push_str(&sections);
 
     let first = violations.first().map(|(_, v)| v);
+    let written = first.filter(|v| v.write_error.is_none());
+    let write_error = violations.iter().find_map(|(_, v)| v.write_error.clone());
     let report = CheckReport {
-        format_version: 1,
+        format_version: crate::report::FORMAT_VERSION,
         scenario: sc.name.clone(),
         policy: policy.name().to_string(),
+        kernel: kernel.name(),
+        exhaustive: !is_concurrent(sc),
         search: label.clone(),
         engine: label,
         interrupted,
@@ -328,12 +371,15 @@ pub fn check(
             })
         }),
         story: first.and_then(|v| v.story.clone()),
-        schedule_file: first.map(|v| v.schedule_file.clone()),
-        replay: first.map(|v| v.replay.clone()),
+        schedule_file: written.map(|v| v.schedule_file.clone()),
+        replay: written.map(|v| v.replay.clone()),
         report: first.map(|v| v.report.clone()),
         replays_compared: args.verify_determinism.then_some(x.replays_compared),
+        error: write_error.clone(),
     };
-    let code = if !x.failures.is_empty() {
+    let code = if write_error.is_some() {
+        3
+    } else if !x.failures.is_empty() {
         1
     } else if interrupted {
         crate::progress::INTERRUPTED
@@ -395,9 +441,13 @@ pub fn check(
                             summary: sm,
                             counterexample: Some((&v.report, *p)),
                             executions: x.executions,
-                            replay: Some(v.replay.clone()),
+                            replay: v.write_error.is_none().then(|| v.replay.clone()),
                             schedule: Some((
-                                v.schedule_file.display().to_string(),
+                                if v.write_error.is_none() {
+                                    v.schedule_file.display().to_string()
+                                } else {
+                                    "(not written)".to_string()
+                                },
                                 v.schedule_body.clone(),
                             )),
                         },
@@ -408,7 +458,7 @@ pub fn check(
         }
         Format::Text | Format::Expect => s,
     };
-    Ok((out, code))
+    Ok((out, code, write_error))
 }
 
 /// Minimize `f`, write its schedule, and describe it.
@@ -416,11 +466,12 @@ fn counterexample(
     sc: &Arc<Scenario>,
     path: &Path,
     policy: &'static dyn Policy,
+    kernel: KernelKind,
     out: &Path,
     f: &Failure,
 ) -> Result<CheckViolation, (u8, String)> {
-    let mut m =
-        super::minimize::minimize(sc, policy, &f.recorded, f.property, 4000).map_err(|e| (3, e))?;
+    let mut m = super::minimize::minimize_on(sc, policy, &f.recorded, f.property, 4000, kernel)
+        .map_err(|e| (3, e))?;
     // Expectations describe the scenario's own seed, not this schedule.
     m.report.expectations = None;
     let file = out.join(format!(
@@ -443,8 +494,15 @@ fn counterexample(
         .violation_of(f.property)
         .map(|v| crate::report::story::story(&m.report.trace, v).text());
     m.report.story = story.clone();
-    write_atomic(&file, &body)
-        .map_err(|e| (3, format!("{}: cannot write schedule: {e}", file.display())))?;
+    // Everything found is reported whether or not this write works.
+    let write_error = write_atomic(&file, &body)
+        .err()
+        .map(|e| format!("{}: cannot write schedule: {e}", file.display()));
+    let kernel_flag = if kernel == KernelKind::Linux {
+        " --kernel linux"
+    } else {
+        ""
+    };
     Ok(CheckViolation {
         found_by: f.found_by.clone(),
         execution: f.execution,
@@ -454,12 +512,13 @@ fn counterexample(
         minimized_steps: m.recorded.schedule.tasks().count(),
         candidates_tried: m.tries,
         replay: format!(
-            "portsim run {} --policy {} --schedule {}",
+            "portsim run {} --policy {}{kernel_flag} --schedule {}",
             path.display(),
             policy.name(),
             file.display()
         ),
         schedule_file: file,
+        write_error,
         schedule_body: body,
         story,
         report: m.report,
@@ -492,10 +551,43 @@ fn violation_text(
         s.push('\n');
     }
     s.push_str(&v.report.text());
-    s.push_str(&format!(
-        "\nschedule written to {}\n",
-        v.schedule_file.display()
-    ));
-    s.push_str(&format!("replay: {}\n", v.replay));
+    if v.write_error.is_some() {
+        s.push_str("\nschedule (NOT written to a file):\n");
+        s.push_str(
+            v.schedule_body
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                .as_str(),
+        );
+    } else {
+        s.push_str(&format!(
+            "\nschedule written to {}\n",
+            v.schedule_file.display()
+        ));
+        s.push_str(&format!("replay: {}\n", v.replay));
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_schedule_write_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("portsim-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // The target is a folder: the rename fails after the write.
+        let target = dir.join("x.schedule");
+        std::fs::create_dir_all(target.join("busy")).unwrap();
+        assert!(write_atomic(&target, "t0\n").is_err());
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("x.schedule")]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -131,6 +131,8 @@ pub struct Options {
     /// Never stop on violations (the first of each property is still the
     /// one kept); the determinism tests use it to compare a full budget.
     pub continue_after_violation: bool,
+    /// The kernel backend every execution runs on.
+    pub kernel: KernelKind,
 }
 
 impl Options {
@@ -440,11 +442,11 @@ impl<S: Scheduler> Scheduler for Harvester<S> {
 fn run_harvest<S: Scheduler + 'static>(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
-    kind: KernelKind,
     sched: S,
     label: String,
     options: &Options,
 ) -> Result<Exploration, String> {
+    let kind = options.kernel;
     let log: Log = Arc::new(Mutex::new(Recorded::default()));
     let stop = Arc::new(Mutex::new(false));
     let harvest = Arc::new(Mutex::new(Harvest {
@@ -529,19 +531,16 @@ pub fn explore_with(
         return run_harvest(
             scenario,
             policy,
-            KernelKind::Sim,
             SeededRandom::new(seed, 1),
             SEQUENTIAL.to_string(),
             options,
         );
     }
     let label = format!("{} seed {seed}", engine.describe());
-    let sim = KernelKind::Sim;
     match engine {
         EngineKind::Random => run_harvest(
             scenario,
             policy,
-            sim,
             SeededRandom::new(seed, iterations),
             label,
             options,
@@ -549,7 +548,6 @@ pub fn explore_with(
         EngineKind::Urw => run_harvest(
             scenario,
             policy,
-            sim,
             UrwRandomScheduler::new_from_seed(seed, iterations),
             label,
             options,
@@ -557,7 +555,6 @@ pub fn explore_with(
         EngineKind::Pct { depth } => run_harvest(
             scenario,
             policy,
-            sim,
             PctScheduler::new_from_seed(seed, depth, iterations),
             label,
             options,
@@ -565,7 +562,6 @@ pub fn explore_with(
         EngineKind::Dfs => run_harvest(
             scenario,
             policy,
-            sim,
             DfsScheduler::new(Some(iterations), true),
             label,
             options,

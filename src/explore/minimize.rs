@@ -90,14 +90,20 @@ pub fn minimize(
     property: Property,
     budget: usize,
 ) -> Result<Minimized, String> {
-    let (mut report, mut best) = run_schedule(
-        scenario,
-        policy,
-        &failing.schedule,
-        true,
-        KernelKind::Sim,
-        "minimized",
-    )?;
+    minimize_on(scenario, policy, failing, property, budget, KernelKind::Sim)
+}
+
+/// [`minimize`] with every candidate run on the `kind` kernel backend.
+pub fn minimize_on(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    failing: &Recorded,
+    property: Property,
+    budget: usize,
+    kind: KernelKind,
+) -> Result<Minimized, String> {
+    let (mut report, mut best) =
+        run_schedule(scenario, policy, &failing.schedule, true, kind, "minimized")?;
     if !violates(&report, property) {
         return Err(format!(
             "the failing schedule no longer violates {property} on replay"
@@ -110,8 +116,7 @@ pub fn minimize(
                 break 'outer;
             }
             tries += 1;
-            let (r, rec) =
-                run_schedule(scenario, policy, &cand, true, KernelKind::Sim, "minimized")?;
+            let (r, rec) = run_schedule(scenario, policy, &cand, true, kind, "minimized")?;
             if violates(&r, property) && cost(&rec) < cost(&best) {
                 report = r;
                 best = rec;
@@ -121,14 +126,7 @@ pub fn minimize(
         break;
     }
     // The kept schedule is what was executed: it must replay strictly.
-    let (strict, _) = run_schedule(
-        scenario,
-        policy,
-        &best.schedule,
-        false,
-        KernelKind::Sim,
-        "minimized",
-    )?;
+    let (strict, _) = run_schedule(scenario, policy, &best.schedule, false, kind, "minimized")?;
     if strict.trace != report.trace {
         return Err("the minimized schedule does not replay to the same trace".to_string());
     }

@@ -29,8 +29,9 @@ use crate::world::World;
 use std::sync::Arc;
 
 /// Which kernel backend a run uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KernelKind {
+    #[default]
     Sim,
     Linux,
 }

@@ -146,6 +146,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn components_never_leave_the_folder() {
+        for (name, want) in [
+            ("issue-53153", "issue-53153"),
+            ("../escaped", "_._escaped"),
+            ("..", "_."),
+            (".", "_"),
+            ("", "_"),
+            ("/etc/passwd", "_etc_passwd"),
+            ("a\\b", "a_b"),
+            ("dé jà", "d__j_"),
+            ("a\0b", "a_b"),
+            ("C:x", "C_x"),
+        ] {
+            assert_eq!(sanitize(name, 100), want, "{name:?}");
+        }
+        let dir = std::path::Path::new("/out");
+        for name in ["../x", "..", "a/../../b", "/abs", "x/.."] {
+            let p = dir.join(sanitize(name, 100));
+            assert_eq!(p.parent(), Some(dir), "{name:?} -> {}", p.display());
+            assert!(
+                p.components()
+                    .all(|c| !matches!(c, std::path::Component::ParentDir)),
+                "{name:?}"
+            );
+        }
+        assert_eq!(sanitize(&"x".repeat(500), 100).len(), 100);
+    }
+
+    #[test]
     fn names_never_escape_the_folder() {
         assert_eq!(sanitize("../escaped", 80), "_._escaped");
         assert_eq!(sanitize("a/b\\c d:é", 80), "a_b_c_d__");

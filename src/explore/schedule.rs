@@ -75,14 +75,17 @@ impl Schedule {
     pub fn parse(text: &str) -> Result<Schedule, String> {
         let mut decisions = Vec::new();
         for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
             for (col, w) in word_columns(line) {
-                let d = match (w.as_bytes()[0], w.get(1..).map(str::parse::<u64>)) {
-                    (b't', Some(Ok(v))) if v <= MAX_TASK => Decision::Task(v as usize),
-                    (b'v', Some(Ok(v))) => Decision::Value(v),
+                // By characters: a word may start with a multi-byte one.
+                let mut chars = w.chars();
+                let first = chars.next();
+                let d = match (first, chars.as_str().parse::<u64>()) {
+                    (Some('t'), Ok(v)) if v <= MAX_TASK => Decision::Task(v as usize),
+                    (Some('v'), Ok(v)) => Decision::Value(v),
                     _ => {
                         return Err(format!(
                             "{}:{}: expected a decision like t1 or v0 (a version-1 schedule; version 2 starts with `{HEADER_V2}`), found {w:?}",
@@ -123,22 +126,22 @@ impl DefaultLine for String {
     }
 }
 
-/// Words of `line` with their 1-based byte columns.
+/// The words of `line` with their 1-based columns, counted in characters.
 fn word_columns(line: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = None;
-    for (i, ch) in line.char_indices() {
+    for (col, (i, ch)) in line.char_indices().enumerate() {
         match (ch.is_whitespace(), start) {
-            (false, None) => start = Some(i),
-            (true, Some(s)) => {
-                out.push((s + 1, &line[s..i]));
+            (false, None) => start = Some((i, col + 1)),
+            (true, Some((s, c))) => {
+                out.push((c, &line[s..i]));
                 start = None;
             }
             _ => {}
         }
     }
-    if let Some(s) = start {
-        out.push((s + 1, &line[s..]));
+    if let Some((s, c)) = start {
+        out.push((c, &line[s..]));
     }
     out
 }
@@ -826,5 +829,25 @@ mod tests {
                 .to_string(),
             "1:20: expected the end of the header line, found \"x\""
         );
+    }
+
+    #[test]
+    fn a_word_starting_with_a_multibyte_character_is_an_error_not_a_panic() {
+        for (text, want) in [
+            (
+                "\u{e9}1",
+                "1:1: expected a decision like t1 or v0 (a version-1 schedule; version 2 starts with `portsim-schedule 2`), found \"\u{e9}1\"",
+            ),
+            (
+                "t0 \u{e9}",
+                "1:4: expected a decision like t1 or v0 (a version-1 schedule; version 2 starts with `portsim-schedule 2`), found \"\u{e9}\"",
+            ),
+            (
+                "  t0 \u{1f600}9",
+                "1:6: expected a decision like t1 or v0 (a version-1 schedule; version 2 starts with `portsim-schedule 2`), found \"\u{1f600}9\"",
+            ),
+        ] {
+            assert_eq!(Schedule::parse(text).unwrap_err(), want, "{text:?}");
+        }
     }
 }

@@ -489,12 +489,12 @@ impl Kernel {
 
     /// Open sockets of `ns` with their owners, ordered by id.
     pub fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)> {
-        let owners = sync::state(&self.state).owners.clone();
-        self.net
-            .sockets(ns)
+        let socks = self.net.sockets(ns);
+        let st = sync::state(&self.state);
+        socks
             .into_iter()
             .map(|s| {
-                let o = owners.get(&(ns, s.id)).cloned().unwrap_or_default();
+                let o = st.owners.get(&(ns, s.id)).cloned().unwrap_or_default();
                 (s, o)
             })
             .collect()

@@ -24,9 +24,16 @@ pub struct PropertyVerdict {
     pub violation: Option<Violation>,
 }
 
+/// The version of every JSON document `portsim` prints (`run`, `check`
+/// and errors under `--format json`). Raised when a field is renamed or
+/// removed or changes meaning; new fields may appear without a raise.
+pub const FORMAT_VERSION: u32 = 1;
+
 /// Everything one run produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunReport {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
     pub scenario: String,
     pub policy: String,
     pub engine: String,
@@ -39,6 +46,10 @@ pub struct RunReport {
     /// Mismatches against the scenario's `[expect.POLICY]` (None: no
     /// expectations for this policy).
     pub expectations: Option<Vec<String>>,
+    /// Items the checkers read during the run ([`crate::check::Checker::work`]):
+    /// a deterministic cost measure, not part of the printed report.
+    #[serde(skip)]
+    pub checker_work: u64,
     /// The story of the first violation, if any ([`story::story`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub story: Option<String>,
@@ -89,6 +100,7 @@ impl RunReport {
             miss
         });
         let mut r = RunReport {
+            format_version: FORMAT_VERSION,
             scenario: w.scenario.name.clone(),
             policy: w.policy.name().to_string(),
             engine: engine.to_string(),
@@ -98,6 +110,7 @@ impl RunReport {
             starts,
             properties,
             expectations,
+            checker_work: w.checker.work(),
             story: None,
         };
         r.story = r.story_of_first().map(|s| s.text());
@@ -238,6 +251,30 @@ impl RunReport {
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serializes") + "\n"
     }
+}
+
+/// A PCT guarantee (see `cli::pct_bound`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PctBound {
+    pub depth: usize,
+    pub threads: usize,
+    pub steps: usize,
+    /// Lower bound on the chance that one execution finds a given bug of
+    /// depth <= `depth` (0 when it underflows a double).
+    pub per_execution: f64,
+    /// Upper bound on the chance that every execution missed it.
+    pub missed: f64,
+}
+
+/// The JSON document of an error under `--format json`.
+pub fn error_json(message: &str, exit: u8) -> String {
+    serde_json::to_string(&serde_json::json!({
+        "format_version": FORMAT_VERSION,
+        "error": message,
+        "exit": exit,
+    }))
+    .expect("error serializes")
+        + "\n"
 }
 
 fn verdict_word(v: Verdict) -> &'static str {

@@ -5,6 +5,7 @@
 //! This module holds the validated model; [`parse`] turns TOML text into it
 //! with `file:line:column` errors, [`portspec`] parses docker's `-p` syntax.
 
+pub mod generate;
 pub mod parse;
 pub mod portspec;
 
@@ -116,7 +117,8 @@ pub struct OccupantCfg {
     pub listen: bool,
     /// May bind below `ip_unprivileged_port_start` (default false).
     pub privileged: bool,
-    /// Candidate ports; fixed and scripted occupants bind `ports[0]`.
+    /// Fixed and scripted occupants hold every one of these ports; a
+    /// racing occupant takes one of them.
     pub ports: Vec<u16>,
     pub hold: Hold,
 }

@@ -18,6 +18,8 @@
 //! name = "issue-53153"                 # required
 //! description = """free text"""        # optional
 //! occupant_budget = 9                  # optional integer >= 0
+//! seed = 0                             # optional integer >= 0: the seed
+//!                                      # `portsim run` uses without --seed
 //! covers = ["host-collision", "retry"] # optional: the situations `check`
 //!                                      # must reach (see below)
 //! steps = [                            # optional; see the note below
@@ -26,7 +28,7 @@
 //!   ["start c2", "race o1"],           # a concurrent step (>= 2 actions);
 //!                                      # race RACING-OCCUPANT
 //!   "stop c1",                         # only after a step that starts c1
-//! ]
+//! ]                                    # and not twice in a row (see below)
 //!
 //! [host]                               # optional
 //! unprivileged_port_start = 1024       # default 1024
@@ -36,13 +38,16 @@
 //! [[daemon]]                           # at least one
 //! name = "d1"                          # required, unique
 //! port_range = "32768-60999"           # default; "A-B", 1 <= A <= B <= 65535
-//! reserved_ports = ""                  # default; kernel syntax, kept as text
+//! reserved_ports = ""                  # default; ip_local_reserved_ports:
+//!                                      # "N,A-B,..." with 0 <= A <= B <= 65535,
+//!                                      # decimal (kept as the kernel reads it
+//!                                      # back: sorted, merged)
 //! port_driver = "builtin"              # default; or "slirp4netns"
 //! userland_proxy = true                # default true
 //! ipv6 = true                          # default true
 //! bridge_lock = true                   # default true
-//! child_ip = "10.0.2.100"              # default: 10.0.2.100 for slirp4netns,
-//!                                      # none for builtin
+//! child_ip = "10.0.2.100"              # default: 10.0.2.100 for slirp4netns
+//!                                      # (IPv4 only there), none for builtin
 //! detach_netns = true                  # default true (dockerd-rootless.sh):
 //!                                      # rootlesskit --detach-netns; false:
 //!                                      # dockerd lives in the child namespace
@@ -56,17 +61,21 @@
 //! reuse_addr = true                    # default true
 //! listen = true                        # default true for tcp; udp: false only
 //! privileged = false                   # default false
-//! ports = [32769]                      # non-empty; racing occupants may
-//!                                      # write a range "32768-32775"
+//! ports = [32769]                      # non-empty; fixed and scripted
+//!                                      # occupants hold every port listed,
+//!                                      # racing ones take one of them and
+//!                                      # may write a range "32768-32775"
 //! hold = "forever"                     # default; "briefly" only for racing
 //!
 //! [[container]]
 //! name = "c1"                          # required, unique among containers
 //! daemon = "d1"                        # default: the first daemon
 //! ipv6 = false                         # default false
-//! publish = ["0:80", "127.0.0.1::80/udp"]   # docker -p syntax, at least one
+//! publish = ["0:80", "127.0.0.1::80/udp"]   # docker -p syntax, at least one;
+//!                                      # at most 1024 bindings per scenario
+//!                                      # once ranges are expanded
 //!
-//! [expect.moby-master]                 # any policy name
+//! [expect.moby-master]                 # a policy name (`portsim --help`)
 //! starts = { c1 = "ok 32768", c2 = "error: Error response ...", c3 = "ok", c4 = "error" }
 //! properties = { convergence = "violated", no-double-ownership = "holds" }
 //! ```
@@ -76,6 +85,12 @@
 //! and `occupant_budget`) must come before the first `[table]` or
 //! `[[table]]` header. Written later it lands in the table above it and is
 //! reported as an unknown key there, with a hint.
+//!
+//! A step may not start a container an earlier step started and no step
+//! stopped since, nor stop one that is already stopped: docker answers
+//! both with "304 Not Modified" and does nothing. To retry a start that
+//! failed, write `"stop c1"` and then `"start c1"` (stopping a container
+//! whose start failed releases nothing).
 //!
 //! `starts` values: `ok`, `ok P1,P2,...` (the distinct host ports, in
 //! order), `error`, or `error: TEXT` (the exact text the user reads).
@@ -127,11 +142,17 @@ impl std::error::Error for ScenarioError {}
 /// Read and validate a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: file.clone(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read file: {e}"),
+    let text = crate::paths::read_capped(path, crate::paths::MAX_INPUT_BYTES).map_err(|e| {
+        ScenarioError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: if e.starts_with("larger than") || e.starts_with("not UTF-8") {
+                e
+            } else {
+                format!("cannot read file: {e}")
+            },
+        }
     })?;
     parse_str(&file, &text)
 }
@@ -225,7 +246,7 @@ struct RawScenario {
     #[serde(default)]
     container: Vec<RawContainer>,
     #[serde(default)]
-    expect: BTreeMap<String, RawExpect>,
+    expect: BTreeMap<Spanned<String>, RawExpect>,
 }
 
 #[derive(Deserialize)]
@@ -501,6 +522,7 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
     }
 
     let mut containers = Vec::new();
+    let mut bindings = 0;
     for c in &raw.container {
         check_unique(
             cx,
@@ -508,14 +530,25 @@ fn validate(cx: &Cx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
             &c.name,
             containers.iter().map(|x: &ContainerCfg| &x.name),
         )?;
-        containers.push(container(cx, c, &daemons)?);
+        containers.push(container(cx, c, &daemons, &mut bindings)?);
     }
 
     let steps = steps(cx, &raw.steps, &containers, &occupants)?;
 
     let mut expect = BTreeMap::new();
-    for (policy, e) in &raw.expect {
-        expect.insert(policy.clone(), expectation(cx, e, &containers)?);
+    let policies: Vec<&'static str> = crate::mapper::policies().iter().map(|p| p.name()).collect();
+    for (policy, e) in in_file_order(&raw.expect) {
+        if !policies.contains(&policy.get_ref().as_str()) {
+            return Err(cx.err(
+                policy.span(),
+                format!(
+                    "expected a policy name, one of {}, found {:?}",
+                    quoted_list(policies.iter().copied()),
+                    policy.get_ref()
+                ),
+            ));
+        }
+        expect.insert(policy.get_ref().clone(), expectation(cx, e, &containers)?);
     }
 
     Ok(Scenario {
@@ -629,6 +662,114 @@ fn ip_addr(cx: &Cx, v: &Spanned<String>) -> Result<IpAddr, ScenarioError> {
     })
 }
 
+/// The span of `len` bytes at byte `offset` inside the string value `v`,
+/// when the file writes it as a plain `"..."` (no escapes); else the
+/// value's own span.
+fn inner_span(cx: &Cx, v: &Spanned<String>, offset: usize, len: usize) -> Range<usize> {
+    let span = v.span();
+    if cx.text.get(span.clone()) == Some(format!("\"{}\"", v.get_ref()).as_str()) {
+        span.start + 1 + offset..span.start + 1 + offset + len
+    } else {
+        span
+    }
+}
+
+/// The kernel's limit on a value written to a sysctl file (PAGE_SIZE - 1).
+const SYSCTL_WRITE_MAX: usize = 4095;
+
+/// `ip_local_reserved_ports` as the kernel takes it, returned as the
+/// kernel reads it back (sorted, merged runs `A-B`, comma-separated).
+///
+/// The rules are `proc_do_large_bitmap` (kernel/sysctl.c) as measured on
+/// Linux 6.18 in a fresh network namespace: entries `N` or `A-B` separated
+/// by commas, with `0 <= A <= B <= 65535`; no spaces and no empty entries;
+/// one trailing comma or newline is accepted; anything else fails the
+/// write with EINVAL, so no namespace can hold it. The kernel also reads
+/// `0x50` as hex and `010` as octal; the scenario format asks for plain
+/// decimal instead of silently meaning 8. Moby's `parseReservedPorts`
+/// reads the normalized text back (see `allocator::reserved`).
+fn kernel_port_list(cx: &Cx, v: &Spanned<String>) -> Result<String, ScenarioError> {
+    let s = v.get_ref().as_str();
+    if s.len() > SYSCTL_WRITE_MAX {
+        return Err(cx.err(
+            v.span(),
+            format!(
+                "expected at most {SYSCTL_WRITE_MAX} bytes of ip_local_reserved_ports (the kernel's limit), found {}",
+                s.len()
+            ),
+        ));
+    }
+    let mut body = s.strip_suffix('\n').unwrap_or(s);
+    if body.len() > 1 {
+        body = body.strip_suffix(',').unwrap_or(body);
+    }
+    let mut reserved = vec![false; 65536];
+    if !body.is_empty() {
+        let mut offset = 0;
+        for entry in body.split(',') {
+            let here = offset;
+            offset += entry.len() + 1;
+            let einval = || {
+                cx.err(
+                    inner_span(cx, v, here, entry.len()),
+                    format!(
+                        "expected ip_local_reserved_ports entries N or A-B with 0 <= A <= B <= 65535, found {entry:?} (the kernel refuses the list: EINVAL)"
+                    ),
+                )
+            };
+            let number = |t: &str| -> Result<u32, ScenarioError> {
+                if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(einval());
+                }
+                if t.len() > 1 && t.starts_with('0') {
+                    return Err(cx.err(
+                        inner_span(cx, v, here, entry.len()),
+                        format!(
+                            "expected decimal port numbers without leading zeros, found {entry:?} (the kernel would read it as octal)"
+                        ),
+                    ));
+                }
+                t.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n <= 65535)
+                    .ok_or_else(einval)
+            };
+            let (a, b) = match entry.split_once('-') {
+                None => {
+                    let a = number(entry)?;
+                    (a, a)
+                }
+                Some((a, b)) => (number(a)?, number(b)?),
+            };
+            if a > b {
+                return Err(einval());
+            }
+            for p in a..=b {
+                reserved[p as usize] = true;
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    let mut p = 0usize;
+    while p < reserved.len() {
+        if !reserved[p] {
+            p += 1;
+            continue;
+        }
+        let start = p;
+        while p + 1 < reserved.len() && reserved[p + 1] {
+            p += 1;
+        }
+        runs.push(if start == p {
+            start.to_string()
+        } else {
+            format!("{start}-{p}")
+        });
+        p += 1;
+    }
+    Ok(runs.join(","))
+}
+
 fn daemon(cx: &Cx, d: &RawDaemon) -> Result<DaemonCfg, ScenarioError> {
     let port_range = match &d.port_range {
         None => DEFAULT_PORT_RANGE,
@@ -636,21 +777,7 @@ fn daemon(cx: &Cx, d: &RawDaemon) -> Result<DaemonCfg, ScenarioError> {
     };
     let reserved_ports = match &d.reserved_ports {
         None => String::new(),
-        Some(r) => {
-            let s = r.get_ref();
-            if !s
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == ',' || c == '-')
-            {
-                return Err(cx.err(
-                    r.span(),
-                    format!(
-                        "expected ip_local_reserved_ports syntax (ports and ranges A-B separated by commas), found {s:?}"
-                    ),
-                ));
-            }
-            s.clone()
-        }
+        Some(r) => kernel_port_list(cx, r)?,
     };
     let port_driver = match &d.port_driver {
         None => PortDriverKind::Builtin,
@@ -661,6 +788,17 @@ fn daemon(cx: &Cx, d: &RawDaemon) -> Result<DaemonCfg, ScenarioError> {
         (None, PortDriverKind::Slirp4netns) => Some(SLIRP4NETNS_CHILD_IP),
         (None, PortDriverKind::Builtin) => None,
     };
+    if let (Some(IpAddr::V6(_)), PortDriverKind::Slirp4netns, Some(ip)) =
+        (child_ip, port_driver, &d.child_ip)
+    {
+        return Err(cx.err(
+            ip.span(),
+            format!(
+                "expected an IPv4 child_ip for the slirp4netns port driver, found {:?} (rootlesskit's slirp4netns driver keeps only an IPv4 child IP: RunParentDriver, pkg/port/slirp4netns, e780dd3)",
+                ip.get_ref()
+            ),
+        ));
+    }
     Ok(DaemonCfg {
         name: d.name.get_ref().clone(),
         port_range,
@@ -753,10 +891,17 @@ fn occupant(cx: &Cx, o: &RawOccupant) -> Result<OccupantCfg, ScenarioError> {
     })
 }
 
+/// The most port bindings (after `-p` ranges are expanded) one scenario
+/// may publish. Every check after every step reads each live binding, so
+/// one run costs about the square of this: 1024 bindings run in about a
+/// second (`cargo bench --bench scale`); `-p 1-65535` would take hours.
+pub const MAX_BINDINGS: usize = 1024;
+
 fn container(
     cx: &Cx,
     c: &RawContainer,
     daemons: &[DaemonCfg],
+    bindings: &mut usize,
 ) -> Result<ContainerCfg, ScenarioError> {
     let daemon = match &c.daemon {
         None => 0,
@@ -779,7 +924,7 @@ fn container(
     }
     let mut publish = Vec::new();
     for spec in c.publish.get_ref() {
-        let bindings = parse_publish(spec.get_ref()).map_err(|e| {
+        let more = parse_publish(spec.get_ref()).map_err(|e| {
             // Docker's text echoes the spec as given: keep the message on
             // one line when the spec holds a newline (found by fuzzing).
             let e: String = e
@@ -797,7 +942,18 @@ fn container(
                 format!("bad -p spec {:?}: {e}", spec.get_ref()),
             )
         })?;
-        publish.extend(bindings);
+        *bindings += more.len();
+        if *bindings > MAX_BINDINGS {
+            return Err(cx.err(
+                spec.span(),
+                format!(
+                    "-p {:?} brings the scenario to {} port bindings; portsim runs at most {MAX_BINDINGS} (the checkers read every live binding after every step)",
+                    spec.get_ref(),
+                    bindings
+                ),
+            ));
+        }
+        publish.extend(more);
     }
     Ok(ContainerCfg {
         name: c.name.get_ref().clone(),
@@ -825,8 +981,16 @@ fn steps(
     containers: &[ContainerCfg],
     occupants: &[OccupantCfg],
 ) -> Result<Vec<Step>, ScenarioError> {
-    // Whether some earlier step starts each container.
-    let mut started = vec![false; containers.len()];
+    // Each container's state after the steps so far: never started (None),
+    // or started / stopped by the step at that span. Docker answers a
+    // start of a running container, and a stop of a stopped one, with
+    // "304 Not Modified" and does nothing: such a step would test nothing,
+    // so it is refused here, where its position is known.
+    let mut state: Vec<Option<(bool, Range<usize>)>> = vec![None; containers.len()];
+    let at = |span: &Range<usize>| {
+        let (l, c) = line_col(cx.text, span.start);
+        format!("{l}:{c}")
+    };
     let mut out = Vec::new();
     for step in raw {
         let actions: Vec<(Action, Range<usize>)> = match step.get_ref() {
@@ -865,20 +1029,35 @@ fn steps(
             }
         };
         for (a, span) in &actions {
-            let Action::Stop(c) = *a else { continue };
-            if !started[c] {
-                return Err(cx.err(
-                    span.clone(),
+            let (c, starting) = match *a {
+                Action::Start(c) => (c, true),
+                Action::Stop(c) => (c, false),
+                _ => continue,
+            };
+            let name = &containers[c].name;
+            let msg = match (&state[c], starting) {
+                (Some((true, by)), true) => format!(
+                    "container {name:?} is already started (by the step at {}): stop it first (a retry after a failed start is \"stop {name}\", then \"start {name}\")",
+                    at(by)
+                ),
+                (None, false) => {
+                    format!("container {name:?} is stopped before any step starts it")
+                }
+                (Some((false, by)), false) => {
                     format!(
-                        "container {:?} is stopped before any step starts it",
-                        containers[c].name
-                    ),
-                ));
-            }
+                        "container {name:?} is already stopped (by the step at {})",
+                        at(by)
+                    )
+                }
+                _ => continue,
+            };
+            return Err(cx.err(span.clone(), msg));
         }
-        for (a, _) in &actions {
-            if let Action::Start(c) = *a {
-                started[c] = true;
+        for (a, span) in &actions {
+            match *a {
+                Action::Start(c) => state[c] = Some((true, span.clone())),
+                Action::Stop(c) => state[c] = Some((false, span.clone())),
+                _ => {}
             }
         }
         out.push(match step.get_ref() {
@@ -1438,22 +1617,22 @@ starts = { c1 = "ok 32768,32769" }
         ),
         (
             "bad property name",
-            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[expect.p]\nproperties = { convergence = \"holds\", liveness = \"holds\" }\n",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[expect.moby-master]\nproperties = { convergence = \"holds\", liveness = \"holds\" }\n",
             "t.toml:5:39: expected a property name, one of \"no-double-ownership\", \"allocator-consistency\", \"convergence\", \"clean-teardown\", \"error-fidelity\", found \"liveness\"",
         ),
         (
             "bad verdict",
-            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[expect.p]\nproperties = { convergence = \"fails\" }\n",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[expect.moby-master]\nproperties = { convergence = \"fails\" }\n",
             "t.toml:5:30: expected one of \"holds\", \"violated\", found \"fails\"",
         ),
         (
             "bad start expectation",
-            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"80\"]\n[expect.p]\nstarts = { c1 = \"ok 80,x\" }\n",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"80\"]\n[expect.moby-master]\nstarts = { c1 = \"ok 80,x\" }\n",
             "t.toml:8:17: expected \"ok\", \"ok PORT[,PORT...]\", \"error\" or \"error: TEXT\", found \"ok 80,x\"",
         ),
         (
             "starts key that is no container",
-            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"80\"]\n[expect.p]\nstarts = { c1 = \"ok\", c2 = \"ok\" }\n",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"80\"]\n[expect.moby-master]\nstarts = { c1 = \"ok\", c2 = \"ok\" }\n",
             "t.toml:8:23: unknown container \"c2\" (expected one of \"c1\")",
         ),
         (
@@ -1534,7 +1713,7 @@ starts = { c1 = "ok 32768,32769" }
         (
             "bad reserved ports",
             "name = \"x\"\n[[daemon]]\nname = \"d1\"\nreserved_ports = \"80 81\"\n",
-            "t.toml:4:18: expected ip_local_reserved_ports syntax (ports and ranges A-B separated by commas), found \"80 81\"",
+            "t.toml:4:19: expected ip_local_reserved_ports entries N or A-B with 0 <= A <= B <= 65535, found \"80 81\" (the kernel refuses the list: EINVAL)",
         ),
         (
             "bad child ip",
@@ -1572,6 +1751,51 @@ starts = { c1 = "ok 32768,32769" }
             "t.toml:3:8: expected a non-empty name without whitespace, found \"d 1\"",
         ),
         (
+            "expect table of a policy that does not exist",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[expect.moby-mastr]\nproperties = { convergence = \"holds\" }\n",
+            "t.toml:4:9: expected a policy name, one of \"moby-master\", \"pr-52927\", \"docker-28\", \"pr-52927-fixed\", \"pr-52927-unbounded\", \"host-first\", \"kernel-picks\", found \"moby-mastr\"",
+        ),
+        (
+            "start of a container a step already started",
+            "name = \"x\"\nsteps = [\"start c1\", \"start c1\"]\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"80\"]\n",
+            "t.toml:2:22: container \"c1\" is already started (by the step at 2:10): stop it first (a retry after a failed start is \"stop c1\", then \"start c1\")",
+        ),
+        (
+            "stop of a container a step already stopped",
+            "name = \"x\"\nsteps = [\"start c1\", \"stop c1\", \"stop c1\"]\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"80\"]\n",
+            "t.toml:2:33: container \"c1\" is already stopped (by the step at 2:22)",
+        ),
+        (
+            "reserved port the kernel could never hold",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\nreserved_ports = \"32768,99999\"\n",
+            "t.toml:4:25: expected ip_local_reserved_ports entries N or A-B with 0 <= A <= B <= 65535, found \"99999\" (the kernel refuses the list: EINVAL)",
+        ),
+        (
+            "reserved range that ends below its start",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\nreserved_ports = \"80-70\"\n",
+            "t.toml:4:19: expected ip_local_reserved_ports entries N or A-B with 0 <= A <= B <= 65535, found \"80-70\" (the kernel refuses the list: EINVAL)",
+        ),
+        (
+            "reserved port with a leading zero (the kernel reads it as octal)",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\nreserved_ports = \"80,010\"\n",
+            "t.toml:4:22: expected decimal port numbers without leading zeros, found \"010\" (the kernel would read it as octal)",
+        ),
+        (
+            "empty reserved entry",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\nreserved_ports = \"80,,81\"\n",
+            "t.toml:4:22: expected ip_local_reserved_ports entries N or A-B with 0 <= A <= B <= 65535, found \"\" (the kernel refuses the list: EINVAL)",
+        ),
+        (
+            "IPv6 child IP with slirp4netns",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\nport_driver = \"slirp4netns\"\nchild_ip = \"fd00::100\"\n",
+            "t.toml:5:12: expected an IPv4 child_ip for the slirp4netns port driver, found \"fd00::100\" (rootlesskit's slirp4netns driver keeps only an IPv4 child IP: RunParentDriver, pkg/port/slirp4netns, e780dd3)",
+        ),
+        (
+            "more port bindings than a run can check",
+            "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"1-65535\"]\n",
+            "t.toml:6:12: -p \"1-65535\" brings the scenario to 65535 port bindings; portsim runs at most 1024 (the checkers read every live binding after every step)",
+        ),
+        (
             "columns count characters, not bytes",
             "name = \"x\"\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"é\", \"80/ü\"]\n",
             "t.toml:6:12: bad -p spec \"é\": invalid containerPort: é",
@@ -1588,6 +1812,114 @@ starts = { c1 = "ok 32768,32769" }
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn reserved_ports_are_kept_as_the_kernel_reads_them_back() {
+        // Measured on Linux 6.18: the kernel sorts and merges the list and
+        // accepts one trailing comma or newline.
+        for (written, read) in [
+            ("", ""),
+            ("81,80,", "80-81"),
+            ("8080,30000-30002", "8080,30000-30002"),
+            ("0,65535\n", "0,65535"),
+            ("80-80,79", "79-80"),
+            ("100-200,150-160,201", "100-201"),
+        ] {
+            let text = format!("{MINIMAL}reserved_ports = {written:?}\n");
+            let got = parse_str("r.toml", &text).unwrap();
+            assert_eq!(got.daemons[0].reserved_ports, read, "{written:?}");
+        }
+    }
+
+    #[test]
+    fn several_ports_of_a_fixed_occupant_are_kept() {
+        let text = format!(
+            "{MINIMAL}[[occupant]]\nname = \"o\"\nkind = \"fixed\"\nproto = \"tcp\"\nports = [8000, 8001, 8002]\n"
+        );
+        let got = parse_str("o.toml", &text).unwrap();
+        assert_eq!(got.occupants[0].ports, [8000, 8001, 8002]);
+    }
+
+    #[test]
+    fn a_retry_after_a_failed_start_is_stop_then_start() {
+        let text = "name = \"x\"\nsteps = [\"start c1\", \"stop c1\", \"start c1\", \"stop c1\"]\n[[daemon]]\nname = \"d1\"\n[[container]]\nname = \"c1\"\npublish = [\"80\"]\n";
+        assert_eq!(parse_str("t.toml", text).unwrap().steps.len(), 4);
+    }
+
+    #[test]
+    fn a_file_larger_than_the_cap_is_refused_without_reading_it_all() {
+        let dir = std::env::temp_dir().join(format!("portsim-parse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.toml");
+        std::fs::write(&big, vec![b'#'; crate::paths::MAX_INPUT_BYTES as usize + 1]).unwrap();
+        let e = load(&big).unwrap_err().to_string();
+        assert!(e.ends_with("larger than 1048576 bytes: refused (scenario files are small; is this the right file?)"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+        #[cfg(unix)]
+        {
+            let e = load(Path::new("/dev/zero")).unwrap_err().to_string();
+            assert!(e.starts_with("/dev/zero:0:0: larger than"), "{e}");
+        }
+    }
+
+    /// Every key the parser accepts appears in the format documentation
+    /// at the top of this file. The accepted keys come from the parser's
+    /// own "unknown field" error for each table.
+    #[test]
+    fn the_format_documentation_names_every_key() {
+        let source = include_str!("parse.rs");
+        let doc: String = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let tables = [
+            (
+                "top level",
+                "bogus = 1\nname = \"x\"\n[[daemon]]\nname = \"d\"\n",
+            ),
+            (
+                "[host]",
+                "name = \"x\"\n[host]\nbogus = 1\n[[daemon]]\nname = \"d\"\n",
+            ),
+            (
+                "[[daemon]]",
+                "name = \"x\"\n[[daemon]]\nname = \"d\"\nbogus = 1\n",
+            ),
+            (
+                "[[occupant]]",
+                "name = \"x\"\n[[daemon]]\nname = \"d\"\n[[occupant]]\nbogus = 1\n",
+            ),
+            (
+                "[[container]]",
+                "name = \"x\"\n[[daemon]]\nname = \"d\"\n[[container]]\nbogus = 1\n",
+            ),
+            (
+                "[expect.POLICY]",
+                "name = \"x\"\n[[daemon]]\nname = \"d\"\n[expect.moby-master]\nbogus = 1\n",
+            ),
+        ];
+        let mut missing = Vec::new();
+        for (table, text) in tables {
+            let e = parse_err(text);
+            let list = e
+                .split("expected ")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{table}: {e}"));
+            let list = list.strip_prefix("one of ").unwrap_or(list);
+            for key in list.split(", ").map(|k| k.trim_matches('`')) {
+                let key = key.split('`').next().unwrap_or(key);
+                let documented = doc.contains(&format!("\n {key} = "))
+                    || doc.contains(&format!("[{key}]"))
+                    || doc.contains(&format!("[[{key}]]"))
+                    || doc.contains(&format!("[{key}."));
+                if !documented {
+                    missing.push(format!("{table}: {key}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "undocumented keys: {missing:?}");
     }
 
     #[test]
