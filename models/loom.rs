@@ -182,7 +182,9 @@ fn pr_52927_two_daemons_converge() {
 /// Explore `sc` under `policy` and require exactly the violated
 /// properties `want` (empty: every property holds in every execution).
 fn expect(sc: Arc<Scenario>, policy: &str, bound: usize, want: &[Property]) -> usize {
-    let (n, seen) = explore(sc, policy, bound);
+    // No key situations asserted for the design models yet (the
+    // coverage work landed beside them): the counts are printed.
+    let (n, seen) = explore(sc, policy, bound, &[]);
     println!("{policy}: bound {bound}, {n} executions");
     assert!(n > 1);
     let got: Vec<Property> = seen.keys().copied().collect();
