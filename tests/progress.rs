@@ -213,3 +213,133 @@ fn ctrl_c_stops_the_search_and_prints_what_was_explored() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `compare`: one bar over the whole matrix (two cells of 300 here).
+#[test]
+fn compare_on_a_terminal_gets_one_progress_bar_over_the_whole_matrix() {
+    if !has_script() {
+        println!("skipped: util-linux `script` (to make a pseudo-terminal) is not installed");
+        return;
+    }
+    let out = out_dir("cmp-pty");
+    let (code, screen) = under_pty(&[
+        "compare",
+        "scenarios/issue-52903.toml",
+        "scenarios/stale-bindings.toml",
+        "--policies",
+        "pr-52927",
+        "--engine",
+        "random",
+        "--iterations",
+        "300",
+        "--out",
+        &out,
+    ]);
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(matches!(code, Some(0 | 1)), "{screen}");
+    assert!(screen.contains("/600 executions"), "{screen}");
+    assert!(screen.contains("violation"), "{screen}");
+    assert!(screen.contains("/s"), "a rate: {screen}");
+    assert!(screen.contains("ETA"), "{screen}");
+    assert!(
+        screen.contains("portsim compare: 2 scenarios x 1 policy"),
+        "{screen}"
+    );
+    // Under --format json the terminal gets no bar.
+    let (_, screen) = under_pty(&[
+        "compare",
+        "scenarios/issue-52903.toml",
+        "--policies",
+        "pr-52927",
+        "--iterations",
+        "100",
+        "--format",
+        "json",
+        "--out",
+        &out,
+    ]);
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(!screen.contains("executions |"), "{screen}");
+    assert!(screen.trim_start().starts_with('{'), "{screen}");
+}
+
+#[test]
+fn compare_without_a_terminal_writes_nothing_to_stderr() {
+    let out = Command::new(BIN)
+        .current_dir(ROOT)
+        .args([
+            "compare",
+            "scenarios/issue-52903.toml",
+            "--policies",
+            "pr-52927",
+            "--iterations",
+            "200",
+            "--out",
+            &out_dir("cmp-pipe"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("portsim compare: 1 scenario x 1 policy"),
+        "{text}"
+    );
+    assert!(!text.contains("not explored"), "{text}");
+}
+
+#[test]
+fn ctrl_c_stops_compare_and_prints_the_partial_matrix() {
+    let child = Command::new(BIN)
+        .current_dir(ROOT)
+        .args([
+            "compare",
+            "scenarios/issue-52903.toml",
+            "scenarios/stale-bindings.toml",
+            "--policies",
+            "pr-52927",
+            "--engine",
+            "random",
+            "--iterations",
+            "100000000",
+            "--out",
+            &out_dir("cmp-int"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on the pid of the child this test started.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    // The first cell was explored in part, the second not reached.
+    let first = text
+        .lines()
+        .find(|l| l.starts_with("issue-52903 "))
+        .expect("the cell in flight is printed");
+    let done: usize = first.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(done > 0 && done < 100_000_000, "{text}");
+    let second = text
+        .lines()
+        .find(|l| l.starts_with("stale-bindings "))
+        .expect("the cell not reached is printed");
+    assert!(second.contains("not explored"), "{text}");
+    assert!(
+        text.contains("interrupted (Ctrl-C): 1 cell of 2 not explored"),
+        "{text}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

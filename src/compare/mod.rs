@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[cfg(not(feature = "os-threads"))]
-pub use run::run;
+pub use run::{run, run_with};
 
 /// Output format of `portsim compare`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -116,6 +116,13 @@ pub struct Counterexample {
     /// The schedule file's whole text.
     #[serde(skip)]
     pub body: String,
+    /// What happens, in words ([`crate::report::story`]), on the
+    /// minimized schedule.
+    #[serde(skip)]
+    pub story: String,
+    /// Its Mermaid sequence diagram ([`crate::report::mermaid`]).
+    #[serde(skip)]
+    pub mermaid: String,
 }
 
 /// One scenario under one policy.
@@ -161,6 +168,9 @@ pub struct Matrix {
     /// Scenario-major, policies in `policies` order.
     pub cells: Vec<Cell>,
     pub counterexamples: Vec<Counterexample>,
+    /// Ctrl-C stopped the comparison: `cells` holds the cells explored so
+    /// far (the last one possibly partly), the others were not reached.
+    pub interrupted: bool,
 }
 
 impl Matrix {
@@ -276,7 +286,7 @@ pub fn help_tail() -> String {
         s.push_str(&format!("  {:<14} {}\n", p.name(), p.summary()));
     }
     s.push_str(
-        "\nExit status: 0 every cell holds every property, 1 some property is violated,\n2 a bad scenario file or flag (file:line:column and what was expected), 3 an internal error.\n",
+        "\nExit status: 0 every cell holds every property, 1 some property is violated,\n2 a bad scenario file or flag (file:line:column and what was expected), 3 an internal error,\n130 interrupted by Ctrl-C (the cells explored so far are printed).\n",
     );
     s
 }
@@ -297,7 +307,8 @@ pub fn command(_: &[PathBuf], _: Option<&str>, _: Options, _: Format) -> ExitCod
 }
 
 /// The subcommand: 0 every cell holds every property, 1 some property is
-/// violated, 2 a bad scenario file or flag, 3 an internal error. Output is
+/// violated, 2 a bad scenario file or flag, 3 an internal error, 130
+/// interrupted by Ctrl-C (the partial matrix is printed). Output is
 /// assembled in full, after the schedules are written.
 #[cfg(not(feature = "os-threads"))]
 pub fn command(
@@ -322,7 +333,13 @@ pub fn command(
         Err(e) => return fail(2, &e),
     };
     let started = std::time::Instant::now();
-    let m = match run(&inputs, &policies, &opts) {
+    // The bar counts executions over the whole matrix (as `check`'s does
+    // over its budget); Ctrl-C stops after the execution in flight.
+    let total = opts.iterations * inputs.len() * policies.len();
+    let live = crate::progress::Live::start(total, format != Format::Json);
+    let r = run_with(&inputs, &policies, &opts, &live.hooks());
+    live.finish();
+    let m = match r {
         Ok(m) => m,
         Err(e) => return fail(3, &e),
     };
@@ -347,7 +364,13 @@ pub fn command(
             execs as f64 / secs.max(1e-9)
         );
     }
-    ExitCode::from(if m.violated() { 1 } else { 0 })
+    ExitCode::from(if m.interrupted {
+        crate::progress::INTERRUPTED
+    } else if m.violated() {
+        1
+    } else {
+        0
+    })
 }
 
 #[cfg(test)]

@@ -116,14 +116,25 @@ fn headline(m: &Matrix, times: &str) -> String {
 
 fn totals(m: &Matrix) -> String {
     let bad = m.cells.iter().filter(|c| c.violated()).count();
-    format!(
+    let mut s = format!(
         "{}: {} every property, {} at least one ({})",
         count(m.cells.len(), "cell", "cells"),
         count(m.cells.len() - bad, "holds", "hold"),
         count(bad, "violates", "violate"),
         count(m.counterexamples.len(), "counterexample", "counterexamples")
-    )
+    );
+    if m.interrupted {
+        let all = m.scenarios.len() * m.policies.len();
+        s.push_str(&format!(
+            "; interrupted (Ctrl-C): {} of {all} not explored",
+            count(all - m.cells.len(), "cell", "cells")
+        ));
+    }
+    s
 }
+
+/// Marks a cell Ctrl-C stopped the comparison before.
+const NOT_EXPLORED: &str = "not explored";
 
 /// The executions column: `100`, or `1 (sequential)` for a scenario
 /// whose only interleaving was run.
@@ -172,16 +183,28 @@ pub fn text(m: &Matrix) -> String {
         .chain(Property::ALL.iter().map(|p| p.name().to_string()))
         .collect::<Vec<_>>(),
     ];
-    for c in &m.cells {
-        let mut r = vec![
-            c.scenario.replace(['\n', '\r'], " "),
-            c.policy.clone(),
-            executions_text(c),
-            c.outcomes.len().to_string(),
-            starts_text(c),
-        ];
-        r.extend(c.verdicts.iter().map(|(_, v)| verdict_text(v)));
-        rows.push(r);
+    for (i, (name, _)) in m.scenarios.iter().enumerate() {
+        for p in &m.policies {
+            let r = match m.cell(i, p) {
+                Some(c) => {
+                    let mut r = vec![
+                        c.scenario.replace(['\n', '\r'], " "),
+                        c.policy.clone(),
+                        executions_text(c),
+                        c.outcomes.len().to_string(),
+                        starts_text(c),
+                    ];
+                    r.extend(c.verdicts.iter().map(|(_, v)| verdict_text(v)));
+                    r
+                }
+                None => vec![
+                    name.replace(['\n', '\r'], " "),
+                    p.clone(),
+                    NOT_EXPLORED.to_string(),
+                ],
+            };
+            rows.push(r);
+        }
     }
     s.push_str(&aligned(&rows));
     s.push_str(&format!("\n{}\n", totals(m)));
@@ -246,7 +269,7 @@ pub fn markdown(m: &Matrix) -> String {
         for p in &m.policies {
             r.push(
                 m.cell(i, p)
-                    .map_or_else(String::new, |c| md_cell(&md_verdict(c))),
+                    .map_or_else(|| NOT_EXPLORED.to_string(), |c| md_cell(&md_verdict(c))),
             );
         }
         rows.push(r);
@@ -266,8 +289,29 @@ pub fn markdown(m: &Matrix) -> String {
                 md_text(&c.evidence),
                 c.replay.replace('`', "'")
             ));
+            s.push_str(&md_details(c));
         }
     }
+    s
+}
+
+/// A counterexample's story and Mermaid diagram, folded under its list
+/// item (indented into it) so the matrix stays readable.
+fn md_details(c: &Counterexample) -> String {
+    let mut s = String::from("\n   <details><summary>story and diagram</summary>\n\n");
+    if !c.story.is_empty() {
+        s.push_str(&format!("   {}\n\n", md_text(&c.story)));
+    }
+    s.push_str("   ```mermaid\n");
+    for line in c.mermaid.lines() {
+        let line = line.replace("```", "'''");
+        if line.is_empty() {
+            s.push('\n');
+        } else {
+            s.push_str(&format!("   {line}\n"));
+        }
+    }
+    s.push_str("   ```\n\n   </details>\n\n");
     s
 }
 
@@ -315,6 +359,9 @@ struct JsonMatrix<'a> {
     policies: &'a [String],
     scenarios: Vec<JsonScenario<'a>>,
     holds: bool,
+    /// Present (true) only when Ctrl-C stopped the comparison.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
     cells: Vec<JsonCell<'a>>,
     counterexamples: &'a [Counterexample],
 }
@@ -335,6 +382,7 @@ pub fn json(m: &Matrix) -> String {
             .map(|(name, path)| JsonScenario { name, path })
             .collect(),
         holds: !m.violated(),
+        interrupted: m.interrupted,
         cells: m
             .cells
             .iter()
@@ -437,8 +485,43 @@ mod tests {
                 file: PathBuf::from("out/alpha-p-one-convergence.schedule"),
                 replay: "portsim run scenarios/alpha.toml --policy p-one --schedule out/alpha-p-one-convergence.schedule".to_string(),
                 body: String::new(),
+                story: "d1 starts web first.".to_string(),
+                mermaid: "sequenceDiagram\n    d1->>kernel: bind\n".to_string(),
             }],
+            interrupted: false,
         }
+    }
+
+    #[test]
+    fn markdown_folds_each_story_and_diagram_under_its_replay_command() {
+        let md = markdown(&sample());
+        let replay = md.find("   `portsim run scenarios/alpha.toml").unwrap();
+        let details = md
+            .find("   <details><summary>story and diagram</summary>")
+            .unwrap();
+        assert!(replay < details, "{md}");
+        assert!(md.contains("   d1 starts web first.\n"), "{md}");
+        assert!(
+            md.contains("   ```mermaid\n   sequenceDiagram\n       d1->>kernel: bind\n   ```\n\n   </details>\n"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_matrix_marks_the_cells_not_reached() {
+        let mut m = sample();
+        let total = m.scenarios.len() * m.policies.len();
+        m.cells.truncate(1);
+        m.interrupted = true;
+        let t = text(&m);
+        assert_eq!(t.matches("not explored").count(), total - 1 + 1, "{t}");
+        assert!(t.contains("interrupted (Ctrl-C)"), "{t}");
+        let md = markdown(&m);
+        assert_eq!(md.matches("not explored").count(), total - 1 + 1, "{md}");
+        let v: serde_json::Value = serde_json::from_str(&json(&m)).unwrap();
+        assert_eq!(v["interrupted"], true);
+        let v: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
+        assert!(v.get("interrupted").is_none(), "absent unless interrupted");
     }
 
     #[test]

@@ -4,10 +4,12 @@
 use super::{Cell, CellVerdict, Counterexample, Engine, Input, Matrix, Options};
 use crate::check::Property;
 use crate::explore::engine::{
-    EngineKind, Exploration, Options as ExploreOptions, explore, explore_portfolio,
+    EngineKind, Exploration, Hooks, Options as ExploreOptions, Progress, explore_portfolio,
+    explore_with,
 };
 use crate::explore::{minimize::minimize, save};
 use crate::mapper::Policy;
+use std::sync::Arc;
 
 /// Shell-quote a word of a replay command only when it needs it.
 fn shell_word(s: &str) -> String {
@@ -26,12 +28,19 @@ fn explore_cell(
     input: &Input,
     policy: &'static dyn Policy,
     opts: &Options,
+    hooks: Hooks,
 ) -> Result<(Exploration, String), String> {
     let (sc, n, seed) = (&input.scenario, opts.iterations, opts.seed);
+    // `check`'s options: stop at the first violating execution; the hooks
+    // carry the cancel flag and the progress bar.
+    let eopts = ExploreOptions {
+        hooks,
+        ..ExploreOptions::first()
+    };
     let kind = match opts.engine {
         Engine::Portfolio => {
             // Like `explore`, a cell stops at its first violating execution.
-            let (x, _) = explore_portfolio(sc, policy, n, seed, &ExploreOptions::first())?;
+            let (x, _) = explore_portfolio(sc, policy, n, seed, &eopts)?;
             return Ok((x, format!("portfolio seed {seed}")));
         }
         Engine::Random => EngineKind::Random,
@@ -39,8 +48,24 @@ fn explore_cell(
         Engine::Pct { depth } => EngineKind::Pct { depth },
         Engine::Dfs => EngineKind::Dfs,
     };
-    let x = explore(sc, policy, kind, n, seed)?;
+    let x = explore_with(sc, policy, kind, n, seed, &eopts)?;
     Ok((x, format!("{} seed {seed}", kind.describe())))
+}
+
+/// `hooks` with its progress counts shifted past the cells already done,
+/// so that one bar counts the whole matrix.
+fn shifted(hooks: &Hooks, executions: usize, violations: usize) -> Hooks {
+    Hooks {
+        cancel: hooks.cancel.clone(),
+        progress: hooks.progress.clone().map(|f| {
+            Arc::new(move |p: Progress| {
+                f(Progress {
+                    executions: p.executions + executions,
+                    violations: p.violations + violations,
+                })
+            }) as Arc<dyn Fn(Progress) + Send + Sync>
+        }),
+    }
 }
 
 /// Explore every scenario under every policy. Deterministic: the same
@@ -51,13 +76,35 @@ pub fn run(
     policies: &[&'static dyn Policy],
     opts: &Options,
 ) -> Result<Matrix, String> {
+    run_with(inputs, policies, opts, &Hooks::default())
+}
+
+/// [`run`] with a cancel flag and a progress callback (counting
+/// executions over the whole matrix). When the flag is set the cell in
+/// flight stops after its current execution, is kept (and its violations
+/// minimized), and no further cell is explored: the matrix says
+/// `interrupted`.
+pub fn run_with(
+    inputs: &[Input],
+    policies: &[&'static dyn Policy],
+    opts: &Options,
+    hooks: &Hooks,
+) -> Result<Matrix, String> {
     let mut cells = Vec::new();
     let mut counterexamples: Vec<Counterexample> = Vec::new();
-    for input in inputs {
+    let (mut done, mut violations) = (0usize, 0usize);
+    let mut interrupted = false;
+    'matrix: for input in inputs {
         let sc = &input.scenario;
         for &policy in policies {
+            if hooks.cancelled() {
+                interrupted = true;
+                break 'matrix;
+            }
             let at = |e: String| format!("{} under {}: {e}", input.path.display(), policy.name());
-            let (x, label) = explore_cell(input, policy, opts).map_err(at)?;
+            let (x, label) =
+                explore_cell(input, policy, opts, shifted(hooks, done, violations)).map_err(at)?;
+            done += x.executions;
             let mut verdicts = Vec::new();
             for p in Property::ALL {
                 let violated = x.failure.as_ref().filter(|f| {
@@ -82,14 +129,14 @@ pub fn run(
                     m.recorded.preemptions,
                     &m.recorded.named,
                 );
-                let evidence = m
-                    .report
-                    .properties
-                    .iter()
-                    .find(|v| v.property == p)
-                    .and_then(|v| v.violation.as_ref())
+                let violation = m.report.violation_of(p);
+                let evidence = violation
                     .map(|v| format!("step {}: {}", v.step, v.message))
                     .unwrap_or_default();
+                let story = violation
+                    .map(|v| crate::report::story::story(&m.report.trace, v).text())
+                    .unwrap_or_default();
+                let mermaid = m.report.mermaid(violation);
                 let number = counterexamples.len() + 1;
                 counterexamples.push(Counterexample {
                     number,
@@ -108,6 +155,8 @@ pub fn run(
                     ),
                     file,
                     body,
+                    story,
+                    mermaid,
                 });
                 verdicts.push((
                     p,
@@ -134,6 +183,12 @@ pub fn run(
                 failed_starts,
                 verdicts,
             });
+            violations += cells.last().map_or(0, |c: &super::Cell| {
+                c.verdicts
+                    .iter()
+                    .filter(|(_, v)| matches!(v, CellVerdict::Violated { .. }))
+                    .count()
+            });
         }
     }
     Ok(Matrix {
@@ -151,6 +206,7 @@ pub fn run(
             .collect(),
         cells,
         counterexamples,
+        interrupted,
     })
 }
 
