@@ -22,6 +22,17 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event from its parts (tests and tools that build traces by hand).
+    pub fn new(seq: usize, who: &str, layer: &str, action: &str, result: &str) -> Event {
+        Event {
+            seq,
+            who: who.into(),
+            layer: layer.into(),
+            action: action.into(),
+            result: result.into(),
+        }
+    }
+
     /// The stable text form: `  12 c2     d1/rlk        AddPort tcp4 0.0.0.0:32769 -> ok id=2`.
     pub fn line(&self) -> String {
         if self.result.is_empty() {

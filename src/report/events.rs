@@ -137,13 +137,7 @@ mod tests {
     use super::*;
 
     fn ev(seq: usize, who: &str, layer: &str, action: &str, result: &str) -> Event {
-        Event {
-            seq,
-            who: who.into(),
-            layer: layer.into(),
-            action: action.into(),
-            result: result.into(),
-        }
+        Event::new(seq, who, layer, action, result)
     }
 
     #[test]

@@ -278,13 +278,7 @@ mod tests {
     use crate::check::Evidence;
 
     fn ev(seq: usize, who: &str, layer: &str, action: &str, result: &str) -> Event {
-        Event {
-            seq,
-            who: who.into(),
-            layer: layer.into(),
-            action: action.into(),
-            result: result.into(),
-        }
+        Event::new(seq, who, layer, action, result)
     }
 
     /// moby#53153's shape: a host program on 32768, the start given 32768.
