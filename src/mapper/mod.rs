@@ -281,3 +281,56 @@ pub fn policies() -> Vec<&'static dyn Policy> {
 pub fn by_name(name: &str) -> Option<&'static dyn Policy> {
     policies().into_iter().find(|p| p.name() == name)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The mapper and bridge behaviour of every policy on every shipped
+    //! scenario, inside the unit-test binary: `tests/scenarios.rs` checks
+    //! the same reports against the same reviewed snapshots, but from a
+    //! second test binary, which costs cargo-mutants a second build of the
+    //! crate per mutant (`scripts/mutants.sh`). Here the report text of
+    //! each replay is compared with the body of
+    //! `snapshots/SCENARIO__POLICY.snap`, so a mutant that changes any
+    //! trace line, outcome, error text or verdict fails `cargo test --lib`.
+    use super::policies;
+    use crate::explore::{KernelKind, run_seed};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// The snapshot's body: what follows insta's `---` header.
+    fn snapshot_body(path: &Path) -> String {
+        let s = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let rest = s.strip_prefix("---\n").expect("insta header");
+        let end = rest.find("\n---\n").expect("end of insta header");
+        rest[end + 5..].trim_end().to_string()
+    }
+
+    #[test]
+    fn every_shipped_scenario_replays_to_its_snapshot_under_every_policy() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = std::fs::read_dir(root.join("scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 20, "the shipped scenarios");
+        let mut differ = Vec::new();
+        for f in &files {
+            let sc = Arc::new(crate::scenario::load(f).unwrap_or_else(|e| panic!("{e}")));
+            let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+            for p in policies() {
+                let r = run_seed(&sc, p, sc.seed.unwrap_or(0), KernelKind::Sim).expect("run");
+                if let Some(miss) = &r.expectations {
+                    assert!(miss.is_empty(), "{stem} under {}: {}", p.name(), miss.join("; "));
+                }
+                let snap = root.join("snapshots").join(format!("{stem}__{}.snap", p.name()));
+                if r.text().trim_end() != snapshot_body(&snap) {
+                    differ.push(format!("{stem}__{}", p.name()));
+                }
+            }
+        }
+        assert!(differ.is_empty(), "reports differ from their snapshots: {differ:?}");
+    }
+}
