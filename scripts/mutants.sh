@@ -6,6 +6,7 @@
 #   scripts/mutants.sh src/bridge          # one module (a folder or a file)
 #   SHARD=1/4 scripts/mutants.sh           # a quarter of the mutants
 #   OUT=mutants-kernel scripts/mutants.sh src/kernel   # results in OUT/mutants.out
+#   SHUFFLE=1 SHARD=0/2 scripts/mutants.sh   # random order: stopped early, what ran is a sample
 #   TESTS="--lib --test properties" scripts/mutants.sh src/mapper/broken.rs
 #
 # The fast configuration (measured in mutants-survivors.txt):
@@ -52,8 +53,10 @@ nice -n 19 cargo test --locked --profile mutants ${TESTS---lib} --no-run -q
 echo "mutants: $(cargo mutants --list "${args[@]}" | wc -l) in ${modules[*]}${SHARD:+, shard $SHARD}"
 start=$(date +%s)
 rc=0
-nice -n 19 cargo mutants --no-shuffle -j 1 --profile mutants --timeout "${TIMEOUT:-120}" \
-  --baseline "${BASELINE:-skip}" ${SHARD:+--shard "$SHARD"} -o "$out" \
+order=--no-shuffle
+[ -n "${SHUFFLE:-}" ] && order=--shuffle
+nice -n 19 cargo mutants $order -j 1 --profile mutants --timeout "${TIMEOUT:-120}" \
+  --baseline "${BASELINE:-skip}" ${SHARD:+--shard "$SHARD" --sharding round-robin} -o "$out" \
   "${args[@]}" "${cargo_args[@]}" || rc=$?
 echo "mutants: $(( $(date +%s) - start ))s; exit $rc (0 all caught, 2 some missed, 3 timeouts)"
 for f in caught missed timeout unviable; do
