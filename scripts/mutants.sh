@@ -47,9 +47,13 @@ out="${OUT:-.}"
 mkdir -p "$out"
 cargo_args=()
 for a in ${TESTS---lib}; do cargo_args+=(-C "$a"); done
-# Seed: the unmutated tree's dependencies in the mutants profile.
-# shellcheck disable=SC2086
-nice -n 19 cargo test --locked --profile mutants ${TESTS---lib} --no-run -q
+# Seed once: the dependencies in the mutants profile. (Not on every run:
+# cargo-mutants builds the crate from its copy of the tree into the same
+# artifacts, so building the worktree here again would cost a full build.)
+if [ ! -d "$CARGO_TARGET_DIR/mutants" ]; then
+  # shellcheck disable=SC2086
+  nice -n 19 cargo test --locked --profile mutants ${TESTS---lib} --no-run -q
+fi
 echo "mutants: $(cargo mutants --list "${args[@]}" | wc -l) in ${modules[*]}${SHARD:+, shard $SHARD}"
 start=$(date +%s)
 rc=0

@@ -306,6 +306,29 @@ mod tests {
         rest[end + 5..].trim_end().to_string()
     }
 
+    /// `portsim --help` and `compare` print these lines; the README's
+    /// policy table says the same. A changed summary is a reviewed change.
+    #[test]
+    fn every_policy_has_its_reviewed_name_and_summary() {
+        let got: Vec<(&str, &str)> = policies().iter().map(|p| (p.name(), p.summary())).collect();
+        assert_eq!(
+            got,
+            [
+                ("moby-master", "moby master b985e2313a: child-namespace probe only, no host-side retry"),
+                ("pr-52927", "moby PR #52927 head 1afdcdeb27: retry allocate+AddPort on host EADDRINUSE (10 attempts)"),
+                ("docker-28", "moby v28.5.2: bridge driver retries allocate+bind+AddPort+listen 10 times, any error"),
+                ("pr-52927-fixed", "PR #52927 with bindings truncated before each allocation (stale-bindings fix); 10 attempts"),
+                ("pr-52927-unbounded", "pr-52927-fixed retrying up to the size of the port range (at least 10), not 10"),
+                ("host-first", "proposal: reserve, AddPort (host listen) first, then bind the child at that port; retry either collision"),
+                ("kernel-picks", "proposal: AddPort with port 0 (rootlesskit extension), the host kernel picks; ranges go host-first"),
+            ]
+        );
+        for p in policies() {
+            assert_eq!(super::by_name(p.name()).map(|q| q.summary()), Some(p.summary()));
+        }
+        assert!(super::by_name("no-such-policy").is_none());
+    }
+
     #[test]
     fn every_shipped_scenario_replays_to_its_snapshot_under_every_policy() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
