@@ -606,3 +606,41 @@ fn result_text(r: &Result<(), Errno>) -> String {
         Err(e) => e.name().to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::sim::SimNet;
+
+    /// `bind_ephemeral` qualifies a port by a bind without SO_REUSEADDR
+    /// and SO_REUSEPORT, whatever the request asks: a port another
+    /// SO_REUSEPORT socket holds is skipped even for a SO_REUSEPORT
+    /// request that could share it (Linux's first pass does not relax).
+    #[test]
+    fn an_ephemeral_pick_skips_a_port_that_only_reuse_could_share() {
+        sync::run_once(|| {
+            let host = NsConfig {
+                ip_local_port_range: "40000\t40001".into(),
+                ..NsConfig::default()
+            };
+            let k = Kernel::new(Arc::new(SimNet::new()), &[host], Trace::new()).unwrap();
+            let rp = BindReq {
+                proto: Proto::Tcp,
+                addr: "0.0.0.0".parse().unwrap(),
+                port: 40001,
+                reuse_addr: false,
+                reuse_port: true,
+                v6only: false,
+            };
+            k.bind("occ", NsId::HOST, &rp, true, "occupant").unwrap();
+            // A two-port range is scanned odd port first: 40001, then 40000.
+            let (_, port) = k
+                .bind_ephemeral("c1", NsId::HOST, &BindReq { port: 0, ..rp }, false, "rlk")
+                .unwrap();
+            assert_eq!(port, 40000);
+            // 40001 could have been shared by this request: a second
+            // SO_REUSEPORT bind there succeeds.
+            assert!(k.bind("c2", NsId::HOST, &rp, false, "other").is_ok());
+        });
+    }
+}
