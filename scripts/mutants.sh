@@ -59,7 +59,7 @@ start=$(date +%s)
 rc=0
 order=--no-shuffle
 [ -n "${SHUFFLE:-}" ] && order=--shuffle
-nice -n 19 cargo mutants $order -j 1 --profile mutants --timeout "${TIMEOUT:-120}" \
+nice -n 19 cargo mutants $order -j 1 --gitignore true --profile mutants --timeout "${TIMEOUT:-120}" \
   --baseline "${BASELINE:-skip}" ${SHARD:+--shard "$SHARD" --sharding round-robin} -o "$out" \
   "${args[@]}" "${cargo_args[@]}" || rc=$?
 echo "mutants: $(( $(date +%s) - start ))s; exit $rc (0 all caught, 2 some missed, 3 timeouts)"

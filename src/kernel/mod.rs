@@ -643,4 +643,16 @@ mod tests {
             assert!(k.bind("c2", NsId::HOST, &rp, false, "other").is_ok());
         });
     }
+
+    /// Linux rounds the number of ports to scan down to even
+    /// (`remaining &= ~1U` in `inet_csk_find_open_port`), so the last port
+    /// of an odd-sized range is never handed out, whatever the offset.
+    #[test]
+    fn an_odd_sized_range_never_hands_out_its_last_port() {
+        sync::run_once(|| {
+            assert_eq!(ephemeral_scan((40000, 40002), false, |p| p == 40002), None);
+            assert_eq!(ephemeral_scan((40000, 40002), false, |p| p == 40000), Some(40000));
+            assert_eq!(ephemeral_scan((40000, 40001), false, |p| p == 40001), Some(40001));
+        });
+    }
 }

@@ -292,7 +292,7 @@ mod tests {
     //! each replay is compared with the body of
     //! `snapshots/SCENARIO__POLICY.snap`, so a mutant that changes any
     //! trace line, outcome, error text or verdict fails `cargo test --lib`.
-    use super::policies;
+    use super::{Kernel, NsId, OsFile, policies};
     use crate::explore::{KernelKind, run_seed};
     use std::path::Path;
     use std::sync::Arc;
@@ -304,6 +304,35 @@ mod tests {
         let rest = s.strip_prefix("---\n").expect("insta header");
         let end = rest.find("\n---\n").expect("end of insta header");
         rest[end + 5..].trim_end().to_string()
+    }
+
+    /// After docker-proxy received the socket, this process's `Close`
+    /// must not reach the port table: the proxy's socket stays open and
+    /// a second close says "file already closed", as Go's does.
+    #[test]
+    fn a_file_closed_after_the_handoff_leaves_the_socket_to_the_proxy() {
+        crate::sync::run_once(|| {
+            use crate::kernel::{BindReq, NsConfig, Proto, sim::SimNet};
+            let k = Kernel::new(Arc::new(SimNet::new()), &[NsConfig::default()], crate::trace::Trace::new())
+                .unwrap();
+            let req = BindReq {
+                proto: Proto::Tcp,
+                addr: "127.0.0.1".parse().unwrap(),
+                port: 32768,
+                reuse_addr: true,
+                reuse_port: false,
+                v6only: false,
+            };
+            let s = k.bind("c1", NsId(0), &req, false, "d1:c1").unwrap();
+            let f = OsFile::new(NsId(0), s);
+            f.close_after_handoff();
+            assert!(f.is_closed());
+            assert_eq!(
+                f.close(&k, "c1").map_err(|e| e.text),
+                Err("close listener: file already closed".to_string())
+            );
+            assert_eq!(k.sockets(NsId(0)).len(), 1, "the proxy's socket is still open");
+        });
     }
 
     /// `portsim --help` and `compare` print these lines; the README's
