@@ -117,6 +117,14 @@ pub enum Command {
         /// Kernel backend of every execution (and of the minimizer's).
         #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
         kernel: KernelArg,
+        /// Worker threads (default: the number of cores). The executions
+        /// explored and everything printed are the same for any value.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// Also run the full checks after every step and fail (exit 3) if
+        /// they ever disagree with the incremental ones.
+        #[arg(long)]
+        paranoid: bool,
     },
     /// Check scenario files without running them: prints one line per
     /// file, every error on its own line; exits 2 if any file is bad.
@@ -306,6 +314,8 @@ pub fn main() -> ExitCode {
             format,
             verify_determinism,
             kernel,
+            jobs,
+            paranoid,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
             check_cmd(
@@ -324,6 +334,8 @@ pub fn main() -> ExitCode {
                     format,
                     verify_determinism,
                     kernel,
+                    jobs: jobs.map_or_else(default_jobs, |j| j as usize),
+                    paranoid,
                 },
             )
         }
@@ -607,6 +619,15 @@ pub struct CheckArgs {
     /// Rerun every execution's schedule and compare the two reports.
     pub verify_determinism: bool,
     pub kernel: KernelArg,
+    /// Worker threads (`--jobs`).
+    pub jobs: usize,
+    /// Full checks after every step beside the incremental ones.
+    pub paranoid: bool,
+}
+
+/// The number of cores, the default of `--jobs`.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl CheckArgs {
@@ -849,6 +870,8 @@ mod tests {
             format: Format::Text,
             kernel: KernelArg::Sim,
             verify_determinism: false,
+            jobs: 1,
+            paranoid: false,
         };
         assert_eq!(
             engine_flag_error(&args(EngineArg::Pct, Some(4), Some(1), 10)),

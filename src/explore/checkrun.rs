@@ -168,6 +168,8 @@ pub fn explore_for(
         hooks: hooks.clone(),
         verify_determinism: args.verify_determinism,
         kernel,
+        jobs: args.jobs,
+        paranoid: args.paranoid,
         ..Options::default()
     };
     match args.engine {

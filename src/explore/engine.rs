@@ -10,7 +10,7 @@
 
 use super::schedule::SeededRandom;
 use super::schedule::{Log, NamedSchedule, Recorded, Recorder, Replayer, Schedule, ScheduleFile};
-use super::{KernelKind, execute};
+use super::{KernelKind, execute, execute_checked};
 use crate::check::Property;
 use crate::coverage::Coverage;
 use crate::mapper::Policy;
@@ -133,6 +133,12 @@ pub struct Options {
     pub continue_after_violation: bool,
     /// The kernel backend every execution runs on.
     pub kernel: KernelKind,
+    /// Worker threads, each with its own shuttle runner (0 or 1: one).
+    /// What comes back is the same for any value.
+    pub jobs: usize,
+    /// Also run the full checks after every step and fail when they
+    /// disagree with the incremental ones.
+    pub paranoid: bool,
 }
 
 impl Options {
@@ -447,6 +453,7 @@ fn run_harvest<S: Scheduler + 'static>(
     options: &Options,
 ) -> Result<Exploration, String> {
     let kind = options.kernel;
+    let paranoid = options.paranoid;
     let log: Log = Arc::new(Mutex::new(Recorded::default()));
     let stop = Arc::new(Mutex::new(false));
     let harvest = Arc::new(Mutex::new(Harvest {
@@ -471,7 +478,7 @@ fn run_harvest<S: Scheduler + 'static>(
     let sc = scenario.clone();
     let h2 = harvest.clone();
     shuttle::Runner::new(h, config()).run(move || {
-        let r = execute(&sc, policy, kind, &label);
+        let r = execute_checked(&sc, policy, kind, &label, paranoid);
         crate::sync::state(&h2).pending = Some(r);
     });
     let rec = crate::sync::state(&log).clone();

@@ -92,6 +92,19 @@ pub fn execute(
     kind: KernelKind,
     schedule: &str,
 ) -> Result<RunReport, String> {
+    execute_checked(scenario, policy, kind, schedule, false)
+}
+
+/// [`execute`]; with `paranoid`, the full checks also run after every
+/// step, and a disagreement with the incremental ones is an error.
+pub fn execute_checked(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    kind: KernelKind,
+    schedule: &str,
+    paranoid: bool,
+) -> Result<RunReport, String> {
+    let _ = paranoid; // TODO(issue 9): Checker::paranoid()
     let net = make_net(kind)?;
     let world = World::build(scenario.clone(), policy, net)?;
     world.run();
