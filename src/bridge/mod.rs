@@ -29,6 +29,7 @@ use crate::mapper::common::describe_group;
 use crate::mapper::{BridgeHooks, BridgePorts, Env, Policy, PortBinding, PortBindingReq, Proxy};
 use crate::scenario::PublishSpec;
 use crate::sync;
+use crate::trace::Text;
 use sort::{EndpointAddrs, PortBindingMode, to4};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -168,14 +169,14 @@ impl Bridge {
             let g = sync::lock_at(&self.config_network, || {
                 format!("{who} {} lock configNetwork", self.layer())
             });
-            trace.emit(who, &self.layer(), "lock configNetwork", "");
+            trace.emit(who, &self.layer(), Text::from_static("lock configNetwork"), Text::EMPTY);
             Some(g)
         } else {
             None
         };
         let r = self.program_locked(env, policy, who, ep, PortBindingMode::requested(gw));
         if self.lock_enabled {
-            trace.emit(who, &self.layer(), "unlock configNetwork", "");
+            trace.emit(who, &self.layer(), Text::from_static("unlock configNetwork"), Text::EMPTY);
         }
         r
     }
@@ -351,7 +352,7 @@ impl Bridge {
         let trace = env.kernel.trace();
         let _guard = if self.lock_enabled {
             let g = sync::lock(&self.config_network);
-            trace.emit(who, &self.layer(), "lock configNetwork", "");
+            trace.emit(who, &self.layer(), Text::from_static("lock configNetwork"), Text::EMPTY);
             Some(g)
         } else {
             None
@@ -373,7 +374,7 @@ impl Bridge {
                 .extend(newb.iter().cloned().map(Some));
         }
         if self.lock_enabled {
-            trace.emit(who, &self.layer(), "unlock configNetwork", "");
+            trace.emit(who, &self.layer(), Text::from_static("unlock configNetwork"), Text::EMPTY);
         }
         r
     }
@@ -395,7 +396,7 @@ impl Bridge {
         let locked = self.lock_enabled && bp.stop_holds_config_network();
         let _guard = if locked {
             let g = sync::lock(&self.config_network);
-            trace.emit(who, &self.layer(), "lock configNetwork", "");
+            trace.emit(who, &self.layer(), Text::from_static("lock configNetwork"), Text::EMPTY);
             Some(g)
         } else {
             None
@@ -418,7 +419,7 @@ impl Bridge {
             );
         }
         if locked {
-            trace.emit(who, &self.layer(), "unlock configNetwork", "");
+            trace.emit(who, &self.layer(), Text::from_static("unlock configNetwork"), Text::EMPTY);
         }
         Ok(())
     }
