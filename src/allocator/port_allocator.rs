@@ -330,7 +330,8 @@ impl PortAllocator {
             Ok(p) => Text::lazy(Port(*p)),
             Err(e) => Text::from(format!("error: {e}")),
         };
-        self.trace.emit(who, &self.layer, Text::lazy(action), result);
+        self.trace
+            .emit(who, &self.layer, Text::lazy(action), result);
     }
 
     /// The body of `RequestPortsInRange` after `p.mutex.Lock()`.
@@ -825,7 +826,14 @@ mod tests {
             let lines: Vec<(String, String, String, String)> = t
                 .events()
                 .into_iter()
-                .map(|e| (e.who.into(), e.layer.into(), e.action.into(), e.result.into()))
+                .map(|e| {
+                    (
+                        e.who.into(),
+                        e.layer.into(),
+                        e.action.into(),
+                        e.result.into(),
+                    )
+                })
                 .collect();
             let l = |w: &str, a: &str, r: &str| {
                 (
