@@ -167,6 +167,9 @@ pub struct Exploration {
     pub max_threads: usize,
     /// Most scheduling decisions in one execution.
     pub max_steps: usize,
+    /// Scheduling decisions over all executions (the benchmark's steps
+    /// per execution).
+    pub total_steps: usize,
     /// Per container, the executions in which its start failed.
     pub failed_starts: BTreeMap<String, usize>,
     /// The first violation of a wanted property.
@@ -192,6 +195,7 @@ impl Exploration {
         self.outcomes.extend(o.outcomes);
         self.max_threads = self.max_threads.max(o.max_threads);
         self.max_steps = self.max_steps.max(o.max_steps);
+        self.total_steps += o.total_steps;
         self.coverage.merge(&o.coverage);
         for (c, n) in o.failed_starts {
             *self.failed_starts.entry(c).or_default() += n;
@@ -397,7 +401,9 @@ impl Harvest {
         let x = &mut self.result;
         x.executions += 1;
         x.max_threads = x.max_threads.max(rec.threads);
-        x.max_steps = x.max_steps.max(rec.schedule.tasks().count());
+        let steps = rec.schedule.tasks().count();
+        x.max_steps = x.max_steps.max(steps);
+        x.total_steps += steps;
         for c in &done.failed {
             *x.failed_starts.entry(c.clone()).or_default() += 1;
         }
@@ -567,6 +573,20 @@ fn run_harvest<S: Scheduler + 'static>(
         return Err(e);
     }
     Ok(std::mem::take(&mut hv.result))
+}
+
+/// Run every execution `sched` hands out, never stopping at a violation
+/// (the benchmark's entry point: one job, the simulated kernel).
+pub fn run_executions<S: Scheduler + 'static>(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    sched: S,
+) -> Result<Exploration, String> {
+    let options = Options {
+        continue_after_violation: true,
+        ..Options::default()
+    };
+    run_harvest(scenario, policy, sched, "bench".to_string(), &options)
 }
 
 /// Does the scenario have a concurrent step (more than one interleaving)?
