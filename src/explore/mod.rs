@@ -104,16 +104,28 @@ pub fn execute_checked(
     schedule: &str,
     paranoid: bool,
 ) -> Result<RunReport, String> {
-    let _ = paranoid; // TODO(issue 9): Checker::paranoid()
-    let net = make_net(kind)?;
-    let world = World::build(scenario.clone(), policy, net)?;
-    world.run();
+    let world = run_world(scenario, policy, kind, paranoid)?;
     Ok(RunReport::from_world(
         &world,
         crate::sync::ENGINE,
         kind.name(),
         schedule,
     ))
+}
+
+/// Build the world and run it, leaving the report to the caller (an
+/// exploration builds one only for the executions it keeps).
+pub fn run_world(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    kind: KernelKind,
+    paranoid: bool,
+) -> Result<Arc<World>, String> {
+    let _ = paranoid; // TODO(issue 9): Checker::paranoid()
+    let net = make_net(kind)?;
+    let world = World::build(scenario.clone(), policy, net)?;
+    world.run();
+    Ok(world)
 }
 
 #[cfg(all(not(loom), not(feature = "os-threads")))]
