@@ -265,7 +265,7 @@ impl Bridge {
         if let Err(e) = self.unmap_pbs(env, policy, who, to_drop.iter().map(Option::as_ref)) {
             env.kernel.trace().emit(
                 who,
-                &self.layer(),
+                self.layer(),
                 format!(
                     "Failed to release port bindings: {}",
                     e.text.replace('\n', "; ")
@@ -420,7 +420,7 @@ impl Bridge {
         if let Err(e) = bp.release_port_bindings(env, self, who, &pbs) {
             trace.emit(
                 who,
-                &self.layer(),
+                self.layer(),
                 format!("release ports: {}", e.text.replace('\n', "; ")),
                 "",
             );
