@@ -1088,3 +1088,104 @@ fn error_fidelity(w: &dyn View, c: usize) -> Option<Finding> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> (Vec<String>, Vec<NsId>) {
+        // Daemon names need not follow the namespaces' numbers.
+        (
+            vec!["d1".to_string(), "alpha".to_string()],
+            vec![NsId::child(0), NsId::child(1)],
+        )
+    }
+
+    fn of(layer: &str) -> Touched {
+        let (names, nss) = layout();
+        Touched::of_layer(layer, &names, &nss)
+    }
+
+    #[test]
+    fn the_host_layer_touches_the_host_table_only() {
+        assert_eq!(of("host"), Touched::Host);
+        assert!(of("host").host());
+        assert!(!of("host").part(0, PART_ANY));
+    }
+
+    #[test]
+    fn a_child_layer_names_its_namespace_by_number_not_its_daemon() {
+        assert_eq!(of("d1/child"), Touched::Daemon(0, PART_CHILD));
+        assert_eq!(of("d2/child"), Touched::Daemon(1, PART_CHILD));
+        // No such namespace, or a name the kernel never writes: everything.
+        assert_eq!(of("d3/child"), Touched::All);
+        assert_eq!(of("alpha/child"), Touched::All);
+    }
+
+    #[test]
+    fn daemon_layers_touch_that_daemons_parts() {
+        assert_eq!(of("d1/allocator"), Touched::Daemon(0, PART_ALLOC));
+        assert_eq!(of("alpha/rlk"), Touched::Daemon(1, PART_RLK));
+        for l in ["alpha/bridge", "alpha/daemon"] {
+            assert_eq!(of(l), Touched::Daemon(1, PART_BINDINGS | PART_ALLOC), "{l}");
+        }
+        assert_eq!(of("d1/nat"), Touched::Nothing);
+        assert_eq!(of("alpha/proxy"), Touched::Nothing);
+    }
+
+    #[test]
+    fn what_it_cannot_place_touches_everything() {
+        assert_eq!(of("alpha/something-new"), Touched::Daemon(1, PART_ANY));
+        for l in ["setup", "", "beta/allocator", "d2/allocator", "a/b/c"] {
+            assert_eq!(of(l), Touched::All, "{l:?}");
+        }
+        let all = Touched::All;
+        assert!(all.host() && all.part(0, PART_BINDINGS) && all.part(1, PART_ALLOC));
+    }
+
+    #[test]
+    fn two_daemons_with_one_name_touch_everything() {
+        let names = vec!["d1".to_string(), "d1".to_string()];
+        let nss = vec![NsId::child(0), NsId::child(1)];
+        assert_eq!(Touched::of_layer("d1/rlk", &names, &nss), Touched::All);
+    }
+
+    #[test]
+    fn scopes_select_the_sub_checks_whose_inputs_changed() {
+        let s = |t| Scope::Step(t);
+        let child = s(Touched::Daemon(0, PART_CHILD));
+        assert!(child.child(0) && !child.rlk(0) && !child.pairs(0) && !child.child(1));
+        let rlk = s(Touched::Daemon(1, PART_RLK));
+        assert!(rlk.rlk(1) && !rlk.child(1) && !rlk.pairs(1) && !rlk.rlk(0));
+        let host = s(Touched::Host);
+        assert!(host.rlk(0) && host.rlk(1) && !host.child(0) && !host.pairs(0));
+        let b = s(Touched::Daemon(0, PART_BINDINGS));
+        assert!(b.child(0) && b.rlk(0) && b.pairs(0) && !b.pairs(1));
+        let alloc = s(Touched::Daemon(0, PART_ALLOC));
+        assert!(!alloc.child(0) && !alloc.rlk(0) && !alloc.pairs(0));
+        assert!(Scope::Full.child(3) && Scope::Full.rlk(3) && Scope::Full.pairs(3));
+        let none = s(Touched::Nothing);
+        assert!(!none.child(0) && !none.rlk(0) && !none.pairs(0));
+    }
+
+    #[test]
+    fn a_disagreement_prints_one_line_first() {
+        let v = Violation {
+            property: Property::AllocatorConsistency,
+            step: 12,
+            message: "d1 allocator reserves 0.0.0.0 tcp 8080 that no live mapping holds (leak)"
+                .into(),
+            evidence: Evidence::default(),
+        };
+        let d = Disagreement {
+            step: 12,
+            event: "12 c1     d1/daemon     stop c1".into(),
+            incremental_only: vec![],
+            full_only: vec![v],
+        };
+        assert_eq!(
+            d.to_string(),
+            "after step 12 the incremental checks and the full checks disagree\n  step: 12 c1     d1/daemon     stop c1\n  incremental only: nothing\n  full only: allocator-consistency at step 12: d1 allocator reserves 0.0.0.0 tcp 8080 that no live mapping holds (leak)"
+        );
+    }
+}
