@@ -18,22 +18,27 @@
 //! never names this module.
 //!
 //! Incremental step checks (issue 9). After each event only what the
-//! event could have changed is re-checked ([`Touched::of_layer`]: the
-//! event's layer names the host, a child namespace, or one daemon's
-//! allocator, rootlesskit or bridge). The findings are recorded once per
-//! (property, message) with the step they were first seen at, so a
-//! sub-check whose inputs did not change since it last ran can only find
-//! what is already recorded: skipping it leaves the record as the full
-//! checks after every step would make it. That holds because every change
-//! to the state the step checks read is followed, before the thread's
-//! next scheduling point, by a trace line in a layer that names it, with
-//! two exceptions that cannot make a finding new: a mapping removed from
-//! a bridge (it only removes findings) and a rootlesskit port registered
-//! (its id is fresh, so no live mapping names it yet). Allocator
-//! consistency, skipped while its daemon has a start or stop in flight,
-//! keeps a per-daemon "changed since evaluated" flag across those steps;
-//! a daemon leaves that state only at its `NAME/daemon` line, which sets
-//! the flag.
+//! event could have changed is re-checked ([`Touched::of`]: the event's
+//! layer names the host, a child namespace, or one daemon's allocator,
+//! rootlesskit or bridge; its action says whether it can have made a
+//! finding new: a close can, a bind or listen cannot). Findings are
+//! recorded once per (property, message) with the step they were first
+//! seen at, so a sub-check whose inputs did not change since it last ran
+//! can only find what is already recorded: skipping it leaves the record
+//! as the full checks after every step would make it. That holds because
+//! every change to the state the step checks read that can make a finding
+//! new is followed, before the thread's next scheduling point, by a trace
+//! line that names it (a close, `RemovePort`, `unlock configNetwork`,
+//! `start c -> ...`, an allocator line). The changes that are not (a
+//! mapping removed from a bridge under its lock, a rootlesskit port
+//! registered or removed under `d.mu`, an `*os.File` marked closed before
+//! its close reaches the kernel) either only remove findings or concern a
+//! mapping that is no longer, or not yet, live. Opening a socket,
+//! listening, or adding a rootlesskit port cannot make a finding new,
+//! since socket and port ids are never reused. Allocator consistency,
+//! skipped while its daemon has a start or stop in flight, keeps a
+//! per-daemon "changed since evaluated" flag across those steps; a daemon
+//! leaves that state only at its `NAME/daemon` line, which sets the flag.
 //!
 //! The full checks still run at the end of every run, and `--paranoid`
 //! ([`Checker::paranoid`]) runs the full step checks after every step
@@ -167,27 +172,45 @@ pub const PART_ALLOC: u8 = 8;
 const PART_ANY: u8 = PART_BINDINGS | PART_CHILD | PART_RLK | PART_ALLOC;
 
 impl Touched {
-    /// What an event in `layer` may have changed, for daemons named
-    /// `names` whose child namespaces are `nss`.
+    /// What an event in `layer` doing `action` may have changed of the
+    /// findings the step checks can make, for daemons named `names` whose
+    /// child namespaces are `nss`. Only changes that can make a finding
+    /// new count: a socket opened or listening, a rootlesskit port added
+    /// (a fresh id no live mapping names yet) or `configNetwork` taken
+    /// change nothing a finding could come from.
     ///
-    /// - `host`: the host socket table (the kernel's layer for
-    ///   [`NsId::HOST`]).
-    /// - `dK/child`: the socket table of namespace K (the kernel names a
-    ///   child namespace by its number, not by its daemon's name).
-    /// - `NAME/allocator`, `NAME/rlk`: that daemon's reservations, its
-    ///   rootlesskit ports.
-    /// - `NAME/bridge`, `NAME/daemon`: its live bindings (a start stores
-    ///   its bindings just before `unlock configNetwork`, or just before
-    ///   `start c -> ...` without the lock) and its phases, so its
-    ///   reservations are re-checked too.
-    /// - `NAME/nat`, `NAME/proxy`: nothing (notes and the hand-off of a
-    ///   socket that is not stored yet; the socket changes themselves
-    ///   have their own `child` and `host` lines).
+    /// - `host` `close ...`: the host socket table (the kernel's layer for
+    ///   [`NsId::HOST`]); other host lines (`bind`, `listen`): nothing.
+    /// - `dK/child` `close ...`: the socket table of namespace K (the
+    ///   kernel names a child namespace by its number, not by its daemon's
+    ///   name); other child lines: nothing.
+    /// - `NAME/allocator`: that daemon's reservations.
+    /// - `NAME/rlk` other than `AddPort ...`: its rootlesskit ports.
+    /// - `NAME/bridge` other than `lock configNetwork`, `NAME/daemon`: its
+    ///   live bindings (a start stores its bindings just before `unlock
+    ///   configNetwork`, or just before `start c -> ...` without the
+    ///   lock) and its phases, so its reservations are re-checked too;
+    ///   `start c` without a result (a start begins): its phases only.
+    /// - `NAME/nat`, `NAME/proxy`: nothing (notes, and the hand-off of a
+    ///   socket not stored yet; the socket changes themselves have their
+    ///   own `child` and `host` lines).
     /// - anything else of a known daemon: all of that daemon; anything
     ///   else at all: everything.
-    pub fn of_layer(layer: &str, names: &[String], nss: &[NsId]) -> Touched {
+    pub fn of(
+        layer: &str,
+        action: &str,
+        result: &str,
+        names: &[String],
+        nss: &[NsId],
+    ) -> Touched {
+        let closes = action.starts_with("close ");
+        let begins = action.starts_with("start ") && result.is_empty();
         if layer == "host" {
-            return Touched::Host;
+            return if closes {
+                Touched::Host
+            } else {
+                Touched::Nothing
+            };
         }
         let Some((who, part)) = layer.rsplit_once('/') else {
             return Touched::All;
@@ -196,6 +219,7 @@ impl Touched {
             let k = who.strip_prefix('d').and_then(|k| k.parse::<usize>().ok());
             let mut ds = nss.iter().enumerate().filter(|(_, ns)| Some(ns.0) == k);
             return match (ds.next(), ds.next()) {
+                (Some(_), None) if !closes => Touched::Nothing,
                 (Some((d, _)), None) => Touched::Daemon(d, PART_CHILD),
                 _ => Touched::All,
             };
@@ -207,7 +231,11 @@ impl Touched {
         };
         match part {
             "allocator" => Touched::Daemon(d, PART_ALLOC),
+            "rlk" if action.starts_with("AddPort ") => Touched::Nothing,
             "rlk" => Touched::Daemon(d, PART_RLK),
+            "bridge" if action == "lock configNetwork" => Touched::Nothing,
+            // `start c` as a start begins: its phase only.
+            "daemon" if begins => Touched::Daemon(d, PART_ALLOC),
             "bridge" | "daemon" => Touched::Daemon(d, PART_BINDINGS | PART_ALLOC),
             "nat" | "proxy" => Touched::Nothing,
             _ => Touched::Daemon(d, PART_ANY),
@@ -501,7 +529,7 @@ impl Checker {
             } else if first {
                 Touched::All
             } else {
-                Touched::of_layer(&ev.layer, names, nss)
+                Touched::of(&ev.layer, &ev.action, &ev.result, names, nss)
             };
             if inc.alloc_dirty.len() != n {
                 inc.alloc_dirty = vec![false; n];
@@ -1102,8 +1130,49 @@ mod tests {
     }
 
     fn of(layer: &str) -> Touched {
+        of2(layer, "close s3")
+    }
+
+    fn of2(layer: &str, action: &str) -> Touched {
+        of3(layer, action, "ok")
+    }
+
+    fn of3(layer: &str, action: &str, result: &str) -> Touched {
         let (names, nss) = layout();
-        Touched::of_layer(layer, &names, &nss)
+        Touched::of(layer, action, result, &names, &nss)
+    }
+
+    /// Opening sockets, listening, registering a fresh rootlesskit port
+    /// and taking a lock cannot make a finding new.
+    #[test]
+    fn additions_touch_nothing() {
+        for (l, a) in [
+            ("host", "bind tcp 0.0.0.0:32768 RA"),
+            ("host", "listen s1"),
+            ("d1/child", "bind tcp 127.0.0.1:32768 RA"),
+            ("d2/child", "listen s2"),
+            ("alpha/rlk", "AddPort tcp4 0.0.0.0:32768 => 127.0.0.1:32768"),
+            ("d1/bridge", "lock configNetwork"),
+        ] {
+            assert_eq!(of2(l, a), Touched::Nothing, "{l} {a}");
+        }
+        assert_eq!(of2("d1/rlk", "RemovePort 1"), Touched::Daemon(0, PART_RLK));
+        assert_eq!(
+            of2("d1/bridge", "unlock configNetwork"),
+            Touched::Daemon(0, PART_BINDINGS | PART_ALLOC)
+        );
+        // A start beginning changes its phase only; its end may follow
+        // the bindings' store, a stop's end their removal.
+        assert_eq!(of3("alpha/daemon", "start c1", ""), Touched::Daemon(1, PART_ALLOC));
+        for (a, r) in [("start c1", "ok 32768"), ("stop c1", ""), ("start c1", "error: x")] {
+            assert_eq!(
+                of3("alpha/daemon", a, r),
+                Touched::Daemon(1, PART_BINDINGS | PART_ALLOC),
+                "{a} {r}"
+            );
+        }
+        // The child layer's daemon is still resolved for an addition.
+        assert_eq!(of2("d3/child", "listen s2"), Touched::All);
     }
 
     #[test]
@@ -1147,7 +1216,10 @@ mod tests {
     fn two_daemons_with_one_name_touch_everything() {
         let names = vec!["d1".to_string(), "d1".to_string()];
         let nss = vec![NsId::child(0), NsId::child(1)];
-        assert_eq!(Touched::of_layer("d1/rlk", &names, &nss), Touched::All);
+        assert_eq!(
+            Touched::of("d1/rlk", "RemovePort 1", "ok", &names, &nss),
+            Touched::All
+        );
     }
 
     #[test]
