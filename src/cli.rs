@@ -139,6 +139,29 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Measure executions per second against a do-nothing shuttle floor,
+    /// the cost of the port range, `--jobs` scaling, and memory over a
+    /// long exploration (release build: `cargo run --release -- bench`).
+    Bench {
+        /// Scenario files (default: scenarios/*.toml and benches/*.toml).
+        scenarios: Vec<PathBuf>,
+        #[arg(long, default_value = "pr-52927", value_parser = policy_names())]
+        policy: String,
+        /// Executions per measurement.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+        iterations: u64,
+        /// Executions of the memory run (0: skip it).
+        #[arg(long, default_value_t = 1_000_000)]
+        memory: u64,
+        /// Executions of the --jobs scaling run (0: skip it).
+        #[arg(long, default_value_t = 64_000)]
+        scaling: u64,
+        /// Measurements per cell (the median is printed).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+        repeat: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
     /// uncontrolled testing. Needs the `os-threads` build
@@ -341,6 +364,19 @@ pub fn main() -> ExitCode {
         }
         Command::Validate { files } => validate_cmd(&files),
         Command::List { dir } => list_cmd(dir),
+        Command::Bench {
+            scenarios,
+            policy,
+            iterations,
+            memory,
+            scaling,
+            repeat,
+            seed,
+        } => {
+            let policy = mapper::by_name(&policy).expect("clap checked the policy name");
+            let n = [iterations, memory, scaling, repeat].map(|v| v as usize);
+            bench_cmd(scenarios, policy, n, seed)
+        }
         Command::Stress {
             scenario,
             policy,
@@ -579,6 +615,51 @@ fn stress_cmd(
     fail(
         2,
         "`portsim stress` runs real OS threads: use `cargo run --release --features os-threads -- stress ...`",
+    )
+}
+
+/// `bench`: `n` is iterations, memory, scaling, repeat.
+#[cfg(not(feature = "os-threads"))]
+fn bench_cmd(
+    scenarios: Vec<PathBuf>,
+    policy: &'static dyn mapper::Policy,
+    n: [usize; 4],
+    seed: u64,
+) -> ExitCode {
+    let [iterations, memory, scaling, repeat] = n;
+    let args = crate::bench::BenchArgs {
+        scenarios: if scenarios.is_empty() {
+            crate::bench::default_scenarios(std::path::Path::new("."))
+        } else {
+            scenarios
+        },
+        policy,
+        iterations,
+        memory,
+        scaling,
+        repeat,
+        seed,
+    };
+    if args.scenarios.is_empty() {
+        return fail(
+            2,
+            "bench: no scenario files (run it from the repository root, or name them)",
+        );
+    }
+    match crate::bench::bench(&args) {
+        Ok(s) => {
+            emit(&s);
+            ExitCode::from(0)
+        }
+        Err(e) => fail(2, &e),
+    }
+}
+
+#[cfg(feature = "os-threads")]
+fn bench_cmd(_: Vec<PathBuf>, _: &'static dyn mapper::Policy, _: [usize; 4], _: u64) -> ExitCode {
+    fail(
+        2,
+        "`portsim bench` measures the shuttle engines: build without --features os-threads",
     )
 }
 

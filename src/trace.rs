@@ -102,6 +102,11 @@ impl Trace {
         self.len() == 0
     }
 
+    /// Read the events so far without copying them.
+    pub fn with_events(&self, f: &mut dyn FnMut(&[Event])) {
+        f(&crate::sync::state(&self.events))
+    }
+
     /// All events so far.
     pub fn events(&self) -> Vec<Event> {
         crate::sync::state(&self.events).clone()

@@ -119,6 +119,26 @@ pub fn execute_checked(
     schedule: &str,
     paranoid: bool,
 ) -> Result<RunReport, String> {
+    let world = run_world(scenario, policy, kind, paranoid)?;
+    Ok(RunReport::from_world(
+        &world,
+        crate::sync::ENGINE,
+        kind.name(),
+        schedule,
+    ))
+}
+
+/// Build the world and run it, leaving the report to the caller (an
+/// exploration builds one only for the executions it keeps). With
+/// `paranoid` the world's checker also runs the full checks after every
+/// step; a disagreement with the incremental ones is an Err whose first
+/// line names the scenario, the policy and the step.
+pub fn run_world(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    kind: KernelKind,
+    paranoid: bool,
+) -> Result<Arc<World>, String> {
     let net = make_net(kind)?;
     let checker = if paranoid {
         Checker::paranoid()
@@ -129,17 +149,12 @@ pub fn execute_checked(
     world.run();
     if let Some(d) = Checker::of(&world).and_then(Checker::disagreement) {
         return Err(format!(
-            "--paranoid: {} under {} ({schedule}): {d}",
+            "--paranoid: {} under {}: {d}",
             scenario.name,
             policy.name()
         ));
     }
-    Ok(RunReport::from_world(
-        &world,
-        crate::sync::ENGINE,
-        kind.name(),
-        schedule,
-    ))
+    Ok(world)
 }
 
 #[cfg(all(not(loom), not(feature = "os-threads")))]
