@@ -118,7 +118,7 @@ mod real {
     pub fn two_hundred_and_forty_seeded_schedules_trace_the_same_on_the_real_kernel() {
         let mut schedules = 0;
         for f in ["issue-52903.toml", "transient-holder.toml"] {
-            let sc = load(&f);
+            let sc = load(f);
             for policy in ["moby-master", "pr-52927"] {
                 for seed in 0..60 {
                     compare(&sc, policy, seed);

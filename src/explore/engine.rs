@@ -789,7 +789,7 @@ pub fn run_units(
     };
     std::thread::scope(|s| {
         for _ in 0..jobs {
-            s.spawn(&work);
+            s.spawn(work);
         }
     });
     for (run, r) in plan.iter().zip(results) {
