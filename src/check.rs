@@ -196,13 +196,7 @@ impl Touched {
     ///   own `child` and `host` lines).
     /// - anything else of a known daemon: all of that daemon; anything
     ///   else at all: everything.
-    pub fn of(
-        layer: &str,
-        action: &str,
-        result: &str,
-        names: &[String],
-        nss: &[NsId],
-    ) -> Touched {
+    pub fn of(layer: &str, action: &str, result: &str, names: &[String], nss: &[NsId]) -> Touched {
         let closes = action.starts_with("close ");
         let begins = action.starts_with("start ") && result.is_empty();
         if layer == "host" {
@@ -934,9 +928,7 @@ fn convergence(w: &dyn View, c: usize) -> Option<Finding> {
     let reservations = w.reservations(di);
     let freed = freed_since_last_allocation(w, &cfg.name);
     let free = (lo..=hi).find(|p| {
-        !skip.contains(p)
-            && !freed.contains(p)
-            && group_free(w, di, &group, *p, &reservations)
+        !skip.contains(p) && !freed.contains(p) && group_free(w, di, &group, *p, &reservations)
     })?;
     Some(finding(
         format!(
@@ -1163,8 +1155,15 @@ mod tests {
         );
         // A start beginning changes its phase only; its end may follow
         // the bindings' store, a stop's end their removal.
-        assert_eq!(of3("alpha/daemon", "start c1", ""), Touched::Daemon(1, PART_ALLOC));
-        for (a, r) in [("start c1", "ok 32768"), ("stop c1", ""), ("start c1", "error: x")] {
+        assert_eq!(
+            of3("alpha/daemon", "start c1", ""),
+            Touched::Daemon(1, PART_ALLOC)
+        );
+        for (a, r) in [
+            ("start c1", "ok 32768"),
+            ("stop c1", ""),
+            ("start c1", "error: x"),
+        ] {
             assert_eq!(
                 of3("alpha/daemon", a, r),
                 Touched::Daemon(1, PART_BINDINGS | PART_ALLOC),

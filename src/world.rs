@@ -19,9 +19,9 @@ use crate::bridge::{self, Bridge, Endpoint};
 use crate::kernel::{BindReq, Errno, Kernel, Net, NsConfig, NsId, SockId, SockInfo};
 use crate::mapper::rlkclient::PortDriverClient;
 use crate::mapper::{Env, Policy, PortBinding, PortBindingReq};
-use crate::rootlesskit::{PortDriver, Spec};
 use crate::rootlesskit::builtin::Builtin;
 use crate::rootlesskit::slirp4netns::Slirp4netns;
+use crate::rootlesskit::{PortDriver, Spec};
 use crate::scenario::{Action, OccupantKind, PortDriverKind, Scenario, Step};
 use crate::sync;
 use crate::trace::{Event, Trace};
@@ -172,8 +172,7 @@ pub trait View {
     /// The sockets open in `ns` with their owners.
     fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)>;
     /// Would `req` succeed in `ns` now (the kernel's side-effect-free probe)?
-    fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool)
-    -> Result<(), Errno>;
+    fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno>;
     fn phases(&self) -> Vec<Phase>;
     fn outcome(&self, c: usize) -> Option<StartOutcome>;
     /// Container `c`'s endpoint: (name, id).
@@ -226,13 +225,7 @@ impl View for World {
     fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)> {
         self.kernel.sockets(ns)
     }
-    fn probe(
-        &self,
-        ns: NsId,
-        req: &BindReq,
-        listen: bool,
-        privileged: bool,
-    ) -> Result<(), Errno> {
+    fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno> {
         self.kernel.probe(ns, req, listen, privileged)
     }
     fn phases(&self) -> Vec<Phase> {

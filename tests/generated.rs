@@ -298,7 +298,12 @@ fn paranoid_agrees_on_generated_worlds() {
             );
             for &p in &policies {
                 explore_with(&sc, p, EngineKind::Random, 10, 3, &options).map_err(|e| {
-                    TestCaseError::fail(format!("{} under {}: {e}\n{}", sc.name, p.name(), g.toml()))
+                    TestCaseError::fail(format!(
+                        "{} under {}: {e}\n{}",
+                        sc.name,
+                        p.name(),
+                        g.toml()
+                    ))
                 })?;
             }
             Ok(())

@@ -49,10 +49,12 @@ fn incremental_and_full_checks_agree_on_every_shipped_scenario_and_policy() {
     let (mut runs, mut violating) = (0, 0);
     for (path, sc) in scenarios() {
         for &p in &all {
-            for (engine, n) in [(EngineKind::Random, 200), (EngineKind::Pct { depth: 3 }, 60)] {
-                let x = explore_with(&sc, p, engine, n, 7, &paranoid()).unwrap_or_else(|e| {
-                    panic!("{} under {}: {e}", path.display(), p.name())
-                });
+            for (engine, n) in [
+                (EngineKind::Random, 200),
+                (EngineKind::Pct { depth: 3 }, 60),
+            ] {
+                let x = explore_with(&sc, p, engine, n, 7, &paranoid())
+                    .unwrap_or_else(|e| panic!("{} under {}: {e}", path.display(), p.name()));
                 runs += x.executions;
                 violating += x
                     .failures
@@ -74,15 +76,19 @@ fn incremental_and_full_checks_agree_on_every_shipped_scenario_and_policy() {
     assert!(violating >= 10, "{violating}");
 }
 
+/// What one run's checker said: its disagreement (paranoid), and the
+/// step-checked properties it found violated.
+type Said = (Option<String>, Vec<Property>);
+
 /// One run of `sc` under `policy` at shuttle random seed `seed`, watched by
-/// `checker`: (disagreement, violated step-checked properties).
+/// `checker`.
 fn run_with(
     sc: &Arc<Scenario>,
     policy: &'static dyn Policy,
     seed: u64,
     checker: fn() -> Checker,
-) -> (Option<String>, Vec<Property>) {
-    let out: Arc<Mutex<Option<(Option<String>, Vec<Property>)>>> = Arc::default();
+) -> Said {
+    let out: Arc<Mutex<Option<Said>>> = Arc::default();
     let (o2, sc) = (out.clone(), sc.clone());
     let sched = shuttle::scheduler::RandomScheduler::new_from_seed(seed, 1);
     shuttle::Runner::new(sched, shuttle::Config::new()).run(move || {
@@ -128,14 +134,12 @@ fn paranoid_fails_when_the_incremental_checks_miss_a_step() {
                     let first = d.lines().next().unwrap();
                     assert!(
                         first.starts_with("after step ")
-                            && first.ends_with("the incremental checks and the full checks disagree"),
+                            && first
+                                .ends_with("the incremental checks and the full checks disagree"),
                         "{d}"
                     );
                     assert!(d.contains("incremental only: nothing"), "{d}");
-                    assert!(
-                        props.iter().any(|p| d.contains(p.name())),
-                        "{d} {props:?}"
-                    );
+                    assert!(props.iter().any(|p| d.contains(p.name())), "{d} {props:?}");
                     caught += 1;
                 }
             }
