@@ -279,8 +279,8 @@ fn summarize(
         .flatten()
         .cloned()
         .collect();
-    let violated: Vec<Property> = w
-        .checker
+    let violated: Vec<Property> = crate::check::Checker::of(&w)
+        .expect("run_world installs a checker")
         .verdicts()
         .into_iter()
         .filter(|(_, v)| v.is_some())

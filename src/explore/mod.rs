@@ -21,6 +21,7 @@ pub mod schedule;
 #[cfg(all(not(loom), feature = "os-threads"))]
 pub mod stress;
 
+use crate::check::Checker;
 use crate::kernel::Net;
 use crate::mapper::Policy;
 use crate::report::RunReport;
@@ -85,6 +86,20 @@ pub fn linux_refusal(scenario: &Scenario) -> Option<String> {
     (!bad.is_empty()).then(|| format!("it names non-loopback addresses ({})", bad.join(", ")))
 }
 
+impl World {
+    /// Build the world for `scenario` on `net`, checked by a fresh
+    /// [`Checker`] (the engines' world; [`World::build_with`] takes any
+    /// monitor). Defined here, above both, so that `world` never names
+    /// `check`.
+    pub fn build(
+        scenario: Arc<Scenario>,
+        policy: &'static dyn Policy,
+        net: Arc<dyn Net>,
+    ) -> Result<Arc<World>, String> {
+        World::build_with(scenario, policy, net, Arc::new(Checker::new()))
+    }
+}
+
 /// Build the world and run it; call inside an engine execution.
 pub fn execute(
     scenario: &Arc<Scenario>,
@@ -114,17 +129,31 @@ pub fn execute_checked(
 }
 
 /// Build the world and run it, leaving the report to the caller (an
-/// exploration builds one only for the executions it keeps).
+/// exploration builds one only for the executions it keeps). With
+/// `paranoid` the world's checker also runs the full checks after every
+/// step; a disagreement with the incremental ones is an Err whose first
+/// line names the scenario, the policy and the step.
 pub fn run_world(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
     kind: KernelKind,
     paranoid: bool,
 ) -> Result<Arc<World>, String> {
-    let _ = paranoid; // TODO(issue 9): Checker::paranoid()
     let net = make_net(kind)?;
-    let world = World::build(scenario.clone(), policy, net)?;
+    let checker = if paranoid {
+        Checker::paranoid()
+    } else {
+        Checker::new()
+    };
+    let world = World::build_with(scenario.clone(), policy, net, Arc::new(checker))?;
     world.run();
+    if let Some(d) = Checker::of(&world).and_then(Checker::disagreement) {
+        return Err(format!(
+            "--paranoid: {} under {}: {d}",
+            scenario.name,
+            policy.name()
+        ));
+    }
     Ok(world)
 }
 
