@@ -32,7 +32,13 @@ fn explore(
     let coverage = Arc::new(Mutex::new(Coverage::default()));
     let (cv2, sc2) = (coverage.clone(), sc.clone());
     let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(bound);
+    // PORTSIM_LOOM_BOUND overrides every model's bound (a number, or
+    // "none" for no bound): scripts/loom-bounds.sh measures with it.
+    b.preemption_bound = match std::env::var("PORTSIM_LOOM_BOUND").as_deref() {
+        Ok("none") => None,
+        Ok(n) => Some(n.parse().expect("PORTSIM_LOOM_BOUND: a number or none")),
+        Err(_) => Some(bound),
+    };
     let (c2, s2) = (count.clone(), seen.clone());
     b.check(move || {
         c2.fetch_add(1, Ordering::Relaxed);

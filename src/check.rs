@@ -3,7 +3,7 @@
 //!
 //! | property               | when                                  |
 //! |------------------------|---------------------------------------|
-//! | no-double-ownership    | after every step                      |
+//! | no-double-ownership    | after every step (what it touched), and at the end |
 //! | allocator-consistency  | after every step where the daemon has no start or stop in flight, and at the end |
 //! | convergence            | after every failed start              |
 //! | error-fidelity         | after every failed start              |
@@ -11,10 +11,44 @@
 //!
 //! Checkers read plain state only (never a scheduling point) and never
 //! write to the trace.
+//!
+//! Layers: this module sits above `world`. It reads a world only through
+//! [`crate::world::View`], and the world calls it only through
+//! [`crate::world::Monitor`] (which [`Checker`] implements), so the world
+//! never names this module.
+//!
+//! Incremental step checks (issue 9). After each event only what the
+//! event could have changed is re-checked ([`Touched::of`]: the event's
+//! layer names the host, a child namespace, or one daemon's allocator,
+//! rootlesskit or bridge; its action says whether it can have made a
+//! finding new: a close can, a bind or listen cannot). Findings are
+//! recorded once per (property, message) with the step they were first
+//! seen at, so a sub-check whose inputs did not change since it last ran
+//! can only find what is already recorded: skipping it leaves the record
+//! as the full checks after every step would make it. That holds because
+//! every change to the state the step checks read that can make a finding
+//! new is followed, before the thread's next scheduling point, by a trace
+//! line that names it (a close, `RemovePort`, `unlock configNetwork`,
+//! `start c -> ...`, an allocator line). The changes that are not (a
+//! mapping removed from a bridge under its lock, a rootlesskit port
+//! registered or removed under `d.mu`, an `*os.File` marked closed before
+//! its close reaches the kernel) either only remove findings or concern a
+//! mapping that is no longer, or not yet, live. Opening a socket,
+//! listening, or adding a rootlesskit port cannot make a finding new,
+//! since socket and port ids are never reused. Allocator consistency,
+//! skipped while its daemon has a start or stop in flight, keeps a
+//! per-daemon "changed since evaluated" flag across those steps; a daemon
+//! leaves that state only at its `NAME/daemon` line, which sets the flag.
+//!
+//! The full checks still run at the end of every run, and `--paranoid`
+//! ([`Checker::paranoid`]) runs the full step checks after every step
+//! beside the incremental ones and keeps the first step at which the two
+//! records differ ([`Checker::disagreement`]).
 
 use crate::kernel::{BindReq, NsId, Proto, SockId};
 use crate::mapper::PortBinding;
-use crate::world::{Phase, World};
+use crate::trace::Event;
+use crate::world::{Monitor, Phase, View, World};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -112,10 +146,227 @@ fn finding(message: String, container: Option<&str>, port: Option<u16>) -> Findi
     }
 }
 
+/// Which parts of the state the step checks read one trace event may have
+/// changed, derived from the event's layer alone (see the module notes).
+/// Allocation-free: an event names at most one daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touched {
+    /// Nothing the step checks read (a mapper note, docker-proxy's hand-off).
+    Nothing,
+    /// The host namespace's socket table.
+    Host,
+    /// Parts of daemon `.0`'s state: a set of the `PART_*` bits.
+    Daemon(usize, u8),
+    /// Anything: an event this module cannot place.
+    All,
+}
+
+/// The daemon's live bindings (its bridge's port mappings).
+pub const PART_BINDINGS: u8 = 1;
+/// The daemon's child namespace socket table.
+pub const PART_CHILD: u8 = 2;
+/// The daemon's rootlesskit ports.
+pub const PART_RLK: u8 = 4;
+/// The daemon's allocator reservations.
+pub const PART_ALLOC: u8 = 8;
+const PART_ANY: u8 = PART_BINDINGS | PART_CHILD | PART_RLK | PART_ALLOC;
+
+impl Touched {
+    /// What an event in `layer` doing `action` may have changed of the
+    /// findings the step checks can make, for daemons named `names` whose
+    /// child namespaces are `nss`. Only changes that can make a finding
+    /// new count: a socket opened or listening, a rootlesskit port added
+    /// (a fresh id no live mapping names yet) or `configNetwork` taken
+    /// change nothing a finding could come from.
+    ///
+    /// - `host` `close ...`: the host socket table (the kernel's layer for
+    ///   [`NsId::HOST`]); other host lines (`bind`, `listen`): nothing.
+    /// - `dK/child` `close ...`: the socket table of namespace K (the
+    ///   kernel names a child namespace by its number, not by its daemon's
+    ///   name); other child lines: nothing.
+    /// - `NAME/allocator`: that daemon's reservations.
+    /// - `NAME/rlk` other than `AddPort ...`: its rootlesskit ports.
+    /// - `NAME/bridge` other than `lock configNetwork`, `NAME/daemon`: its
+    ///   live bindings (a start stores its bindings just before `unlock
+    ///   configNetwork`, or just before `start c -> ...` without the
+    ///   lock) and its phases, so its reservations are re-checked too;
+    ///   `start c` without a result (a start begins): its phases only.
+    /// - `NAME/nat`, `NAME/proxy`: nothing (notes, and the hand-off of a
+    ///   socket not stored yet; the socket changes themselves have their
+    ///   own `child` and `host` lines).
+    /// - anything else of a known daemon: all of that daemon; anything
+    ///   else at all: everything.
+    pub fn of(layer: &str, action: &str, result: &str, names: &[String], nss: &[NsId]) -> Touched {
+        let closes = action.starts_with("close ");
+        let begins = action.starts_with("start ") && result.is_empty();
+        if layer == "host" {
+            return if closes {
+                Touched::Host
+            } else {
+                Touched::Nothing
+            };
+        }
+        let Some((who, part)) = layer.rsplit_once('/') else {
+            return Touched::All;
+        };
+        if part == "child" {
+            let k = who.strip_prefix('d').and_then(|k| k.parse::<usize>().ok());
+            let mut ds = nss.iter().enumerate().filter(|(_, ns)| Some(ns.0) == k);
+            return match (ds.next(), ds.next()) {
+                (Some(_), None) if !closes => Touched::Nothing,
+                (Some((d, _)), None) => Touched::Daemon(d, PART_CHILD),
+                _ => Touched::All,
+            };
+        }
+        let mut ds = names.iter().enumerate().filter(|(_, n)| *n == who);
+        let d = match (ds.next(), ds.next()) {
+            (Some((d, _)), None) => d,
+            _ => return Touched::All,
+        };
+        match part {
+            "allocator" => Touched::Daemon(d, PART_ALLOC),
+            "rlk" if action.starts_with("AddPort ") => Touched::Nothing,
+            "rlk" => Touched::Daemon(d, PART_RLK),
+            "bridge" if action == "lock configNetwork" => Touched::Nothing,
+            // `start c` as a start begins: its phase only.
+            "daemon" if begins => Touched::Daemon(d, PART_ALLOC),
+            "bridge" | "daemon" => Touched::Daemon(d, PART_BINDINGS | PART_ALLOC),
+            "nat" | "proxy" => Touched::Nothing,
+            _ => Touched::Daemon(d, PART_ANY),
+        }
+    }
+
+    fn part(self, d: usize, bits: u8) -> bool {
+        match self {
+            Touched::All => true,
+            Touched::Daemon(x, b) => x == d && b & bits != 0,
+            Touched::Nothing | Touched::Host => false,
+        }
+    }
+
+    fn host(self) -> bool {
+        matches!(self, Touched::Host | Touched::All)
+    }
+}
+
+/// What the step checks evaluate: everything (the full checks) or what
+/// one event touched.
+#[derive(Clone, Copy, Debug)]
+enum Scope {
+    Full,
+    Step(Touched),
+}
+
+impl Scope {
+    /// A binding's child-socket checks (needs its bindings or its child table).
+    fn child(self, d: usize) -> bool {
+        match self {
+            Scope::Full => true,
+            Scope::Step(t) => t.part(d, PART_BINDINGS | PART_CHILD),
+        }
+    }
+
+    /// A binding's rootlesskit checks (its bindings, its rootlesskit, the
+    /// host table).
+    fn rlk(self, d: usize) -> bool {
+        match self {
+            Scope::Full => true,
+            Scope::Step(t) => t.part(d, PART_BINDINGS | PART_RLK) || t.host(),
+        }
+    }
+
+    /// Pairs of claims with one of daemon `d`'s bindings in them.
+    fn pairs(self, d: usize) -> bool {
+        match self {
+            Scope::Full => true,
+            Scope::Step(t) => t.part(d, PART_BINDINGS),
+        }
+    }
+}
+
+fn push(list: &mut Vec<Violation>, property: Property, step: usize, finding: Finding) {
+    let Finding { message, evidence } = finding;
+    if !list
+        .iter()
+        .any(|x| x.property == property && x.message == message)
+    {
+        list.push(Violation {
+            property,
+            step,
+            message,
+            evidence,
+        });
+    }
+}
+
+/// Where `--paranoid`'s two sides first differed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disagreement {
+    /// The trace step after which they differed.
+    pub step: usize,
+    /// That step's trace line (or `end of run`).
+    pub event: String,
+    /// Violations only the incremental side had recorded by then.
+    pub incremental_only: Vec<Violation>,
+    /// Violations only the full side had recorded by then.
+    pub full_only: Vec<Violation>,
+}
+
+impl fmt::Display for Disagreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[Violation]| -> String {
+            if v.is_empty() {
+                return "nothing".to_string();
+            }
+            v.iter()
+                .map(|x| format!("{} at step {}: {}", x.property, x.step, x.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        write!(
+            f,
+            "after step {} the incremental checks and the full checks disagree\n  step: {}\n  incremental only: {}\n  full only: {}",
+            self.step,
+            self.event,
+            list(&self.incremental_only),
+            list(&self.full_only)
+        )?;
+        if self.incremental_only.is_empty() && self.full_only.is_empty() {
+            write!(f, "\n  (the same violations, recorded in another order)")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Record {
+    /// What the checkers found (incremental step checks), in order.
+    violations: Vec<Violation>,
+    /// `--paranoid`: what the full step checks found beside them.
+    full: Vec<Violation>,
+    disagreement: Option<Disagreement>,
+}
+
+/// The incremental checks' memory between steps.
+#[derive(Default)]
+struct Incremental {
+    /// The daemons' names and child namespaces (fixed for a run).
+    layout: Option<(Vec<String>, Vec<NsId>)>,
+    /// Per daemon: something allocator consistency reads changed since
+    /// it was last evaluated (it is not evaluated while the daemon has a
+    /// start or stop in flight, so this accumulates over those steps).
+    alloc_dirty: Vec<bool>,
+}
+
 /// Collects violations during a run.
 #[derive(Default)]
 pub struct Checker {
-    state: Mutex<Vec<Violation>>,
+    state: Mutex<Record>,
+    incremental: Mutex<Incremental>,
+    /// Also run the full step checks after every step and compare.
+    paranoid: bool,
+    /// Test only: the incremental step checks look at nothing.
+    blind: bool,
     /// Items the checkers have read so far (bindings, sockets, ports,
     /// reservations, claim pairs): a deterministic measure of their cost
     /// that `tests/scale.rs` watches grow.
@@ -123,6 +374,37 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// Incremental step checks (the default).
+    pub fn new() -> Checker {
+        Checker::default()
+    }
+
+    /// `--paranoid`: the incremental step checks, and the full ones after
+    /// every step beside them; the first step after which the two records
+    /// differ is kept ([`Checker::disagreement`]).
+    pub fn paranoid() -> Checker {
+        Checker {
+            paranoid: true,
+            ..Checker::default()
+        }
+    }
+
+    /// Test only: a paranoid checker whose incremental step checks look
+    /// at nothing, so that a test can see the comparison fail.
+    #[doc(hidden)]
+    pub fn blind_for_test() -> Checker {
+        Checker {
+            paranoid: true,
+            blind: true,
+            ..Checker::default()
+        }
+    }
+
+    /// The checker `w` was built with (None: it has another monitor).
+    pub fn of(w: &World) -> Option<&Checker> {
+        w.monitor.as_any().downcast_ref::<Checker>()
+    }
+
     /// Count `n` items read.
     fn tick(&self, n: usize) {
         self.work.fetch_add(n as u64, Ordering::Relaxed);
@@ -133,70 +415,143 @@ impl Checker {
         self.work.load(Ordering::Relaxed)
     }
 
-    fn report(&self, w: &World, property: Property, finding: impl Into<Finding>) {
-        let Finding { message, evidence } = finding.into();
-        let step = w.trace.len();
-        let mut v = crate::sync::state(&self.state);
-        if !v
-            .iter()
-            .any(|x| x.property == property && x.message == message)
-        {
-            v.push(Violation {
+    fn report(&self, w: &dyn View, property: Property, finding: impl Into<Finding>) {
+        let finding = finding.into();
+        let step = w.steps();
+        let mut st = crate::sync::state(&self.state);
+        if self.paranoid {
+            push(
+                &mut st.full,
                 property,
                 step,
-                message,
-                evidence,
-            });
+                Finding {
+                    message: finding.message.clone(),
+                    evidence: finding.evidence.clone(),
+                },
+            );
         }
+        push(&mut st.violations, property, step, finding);
     }
 
     /// All violations, in the order they were seen.
     pub fn violations(&self) -> Vec<Violation> {
-        crate::sync::state(&self.state).clone()
+        crate::sync::state(&self.state).violations.clone()
+    }
+
+    /// `--paranoid`: where the incremental and the full checks first
+    /// disagreed (None: they never did, or not paranoid).
+    pub fn disagreement(&self) -> Option<Disagreement> {
+        crate::sync::state(&self.state).disagreement.clone()
     }
 
     /// The first violation of each property (None: it held).
     pub fn verdicts(&self) -> Vec<(Property, Option<Violation>)> {
-        let v = self.violations();
+        let st = crate::sync::state(&self.state);
         Property::ALL
             .into_iter()
-            .map(|p| (p, v.iter().find(|x| x.property == p).cloned()))
+            .map(|p| (p, st.violations.iter().find(|x| x.property == p).cloned()))
             .collect()
     }
 
-    /// After every trace event. Under real OS threads (`os-threads`) these
-    /// checks would read a half-updated world; they run at the end instead.
-    pub fn after_step(&self, w: &World, _seq: usize) {
-        if cfg!(feature = "os-threads") {
-            return;
-        }
-        for m in double_ownership(w) {
-            self.report(w, Property::NoDoubleOwnership, m);
+    /// The step checks over `scope`, in the order of the full checks:
+    /// no-double-ownership, then allocator consistency per daemon with no
+    /// start or stop in flight (with `dirty`, only those whose inputs
+    /// changed since they were last evaluated; those are cleared).
+    fn step_checks(
+        &self,
+        w: &dyn View,
+        scope: Scope,
+        dirty: Option<&mut Vec<bool>>,
+    ) -> Vec<(Property, Finding)> {
+        let mut out: Vec<(Property, Finding)> = double_ownership(w, self, scope)
+            .into_iter()
+            .map(|m| (Property::NoDoubleOwnership, m.into()))
+            .collect();
+        let n = w.daemon_count();
+        if let Some(d) = &dirty
+            && !d.iter().any(|x| *x)
+        {
+            return out;
         }
         // Daemons with a start or stop in flight, in one pass over the
         // containers.
-        let mut busy = vec![false; w.daemons.len()];
-        for (c, p) in w
-            .scenario
-            .containers
-            .iter()
-            .zip(crate::sync::state(&w.phases).iter())
-        {
+        let mut busy = vec![false; n];
+        for (c, p) in w.scenario().containers.iter().zip(w.phases()) {
             if matches!(p, Phase::Starting | Phase::Stopping) {
                 busy[c.daemon] = true;
             }
         }
+        let mut dirty = dirty;
         for (di, busy) in busy.into_iter().enumerate() {
-            if !busy {
-                for m in allocator_consistency(w, di) {
-                    self.report(w, Property::AllocatorConsistency, m);
+            if busy {
+                continue;
+            }
+            if let Some(d) = dirty.as_deref_mut() {
+                if !d[di] {
+                    continue;
+                }
+                d[di] = false;
+            }
+            for m in allocator_consistency(w, self, di) {
+                out.push((Property::AllocatorConsistency, m));
+            }
+        }
+        out
+    }
+
+    /// After every trace event: the step checks over what `ev` touched
+    /// (everything at the first event); with `--paranoid` the full step
+    /// checks too, compared. Under real OS threads (`os-threads`) these
+    /// checks would read a half-updated world; they run at the end instead.
+    pub fn after_step(&self, w: &dyn View, ev: &Event) {
+        if cfg!(feature = "os-threads") {
+            return;
+        }
+        let step = w.steps();
+        let found = {
+            let mut inc = crate::sync::state(&self.incremental);
+            let n = w.daemon_count();
+            let first = inc.layout.is_none();
+            let (names, nss) = inc.layout.get_or_insert_with(|| {
+                (
+                    (0..n).map(|d| w.daemon_name(d).to_string()).collect(),
+                    (0..n).map(|d| w.daemon_ns(d)).collect(),
+                )
+            });
+            let t = if self.blind {
+                Touched::Nothing
+            } else if first {
+                Touched::All
+            } else {
+                Touched::of(&ev.layer, &ev.action, &ev.result, names, nss)
+            };
+            if inc.alloc_dirty.len() != n {
+                inc.alloc_dirty = vec![false; n];
+            }
+            for d in 0..n {
+                if t.part(d, PART_BINDINGS | PART_ALLOC) {
+                    inc.alloc_dirty[d] = true;
                 }
             }
+            self.step_checks(w, Scope::Step(t), Some(&mut inc.alloc_dirty))
+        };
+        let full = self
+            .paranoid
+            .then(|| self.step_checks(w, Scope::Full, None));
+        let mut st = crate::sync::state(&self.state);
+        for (p, m) in found {
+            push(&mut st.violations, p, step, m);
+        }
+        if let Some(full) = full {
+            for (p, m) in full {
+                push(&mut st.full, p, step, m);
+            }
+            compare(&mut st, step, || ev.line().trim().to_string());
         }
     }
 
     /// After container `c`'s start failed.
-    pub fn after_failed_start(&self, w: &World, c: usize) {
+    pub fn after_failed_start(&self, w: &dyn View, c: usize) {
         if let Some(m) = convergence(w, c) {
             self.report(w, Property::Convergence, m);
         }
@@ -205,35 +560,74 @@ impl Checker {
         }
     }
 
-    /// At the end of the run.
-    pub fn at_end(&self, w: &World) {
-        if cfg!(feature = "os-threads") {
-            for m in double_ownership(w) {
-                self.report(w, Property::NoDoubleOwnership, m);
-            }
+    /// At the end of the run: the full checks (no-double-ownership once
+    /// more over everything, a safety net that finds nothing new while
+    /// the incremental step checks are right).
+    pub fn at_end(&self, w: &dyn View) {
+        for m in double_ownership(w, self, Scope::Full) {
+            self.report(w, Property::NoDoubleOwnership, m);
         }
-        for di in 0..w.daemons.len() {
-            for m in allocator_consistency(w, di) {
+        for di in 0..w.daemon_count() {
+            for m in allocator_consistency(w, self, di) {
                 self.report(w, Property::AllocatorConsistency, m);
             }
         }
-        for m in leftovers(w) {
+        for m in leftovers(w, self) {
             self.report(w, Property::CleanTeardown, m);
+        }
+        if self.paranoid {
+            let mut st = crate::sync::state(&self.state);
+            compare(&mut st, w.steps(), || "end of run".to_string());
         }
     }
 }
 
-/// The live bindings of every daemon: (daemon, container, binding).
-fn live(w: &World) -> Vec<(usize, String, PortBinding)> {
+/// Keep the first step after which the two sides' records differ.
+fn compare(st: &mut Record, step: usize, event: impl FnOnce() -> String) {
+    if st.disagreement.is_some() || st.full == st.violations {
+        return;
+    }
+    let only = |a: &[Violation], b: &[Violation]| -> Vec<Violation> {
+        a.iter().filter(|x| !b.contains(x)).cloned().collect()
+    };
+    st.disagreement = Some(Disagreement {
+        step,
+        event: event(),
+        incremental_only: only(&st.violations, &st.full),
+        full_only: only(&st.full, &st.violations),
+    });
+}
+
+impl Monitor for Checker {
+    fn after_step(&self, w: &dyn View, ev: &Event) {
+        Checker::after_step(self, w, ev)
+    }
+    fn after_failed_start(&self, w: &dyn View, c: usize) {
+        Checker::after_failed_start(self, w, c)
+    }
+    fn at_end(&self, w: &dyn View) {
+        Checker::at_end(self, w)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The live bindings of the daemons `read` selects (every daemon: None),
+/// in daemon then endpoint order: (daemon, container, binding).
+fn live(w: &dyn View, k: &Checker, read: Option<&[bool]>) -> Vec<(usize, String, PortBinding)> {
     let mut out = Vec::new();
-    for (di, d) in w.daemons.iter().enumerate() {
-        for (ep, bs) in d.bridge.port_mappings() {
+    for di in 0..w.daemon_count() {
+        if read.is_some_and(|r| !r[di]) {
+            continue;
+        }
+        for (ep, bs) in w.live(di) {
             for b in bs {
                 out.push((di, ep.clone(), b));
             }
         }
     }
-    w.checker.tick(out.len());
+    k.tick(out.len());
     out
 }
 
@@ -258,15 +652,9 @@ fn overlaps(a: IpAddr, b: IpAddr) -> bool {
 }
 
 /// The ids of the sockets open in `ns` (the table only: no owner labels).
-fn open_ids(w: &World, ns: NsId) -> BTreeSet<SockId> {
-    let ids: BTreeSet<SockId> = w
-        .kernel
-        .net()
-        .sockets(ns)
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    w.checker.tick(ids.len());
+fn open_ids(w: &dyn View, k: &Checker, ns: NsId) -> BTreeSet<SockId> {
+    let ids: BTreeSet<SockId> = w.open_sockets(ns).into_iter().map(|s| s.id).collect();
+    k.tick(ids.len());
     ids
 }
 
@@ -274,63 +662,96 @@ fn open_ids(w: &World, ns: NsId) -> BTreeSet<SockId> {
 /// (namespace, proto, address, port), and each one's sockets are open.
 ///
 /// Each namespace's socket table and each daemon's rootlesskit port list
-/// is read once per call, and claims are compared only with claims on the
-/// same (namespace, proto, port): the cost of one call is linear in the
-/// live state (it was quadratic, and cubic over a run, issue 12).
-fn double_ownership(w: &World) -> Vec<String> {
+/// is read at most once per call, and claims are compared only with claims
+/// on the same (namespace, proto, port): the cost of one call is linear in
+/// the live state (it was quadratic, and cubic over a run, issue 12).
+///
+/// Under [`Scope::Step`] only the sub-checks whose inputs the step touched
+/// run (a binding's child-socket checks, its rootlesskit checks, the pairs
+/// with one of a touched daemon's bindings in them), each exactly as in
+/// the full check and in its order, so what they find is the part of the
+/// full check's findings that can be new after this step.
+fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
     let mut msgs = Vec::new();
-    let live = live(w);
+    let n = w.daemon_count();
+    let full = matches!(scope, Scope::Full);
+    // Claims on the host cross daemons: with any pair wanted, every
+    // daemon's bindings are read.
+    let any_pairs = (0..n).any(|d| scope.pairs(d));
+    let read: Vec<bool> = (0..n)
+        .map(|d| any_pairs || scope.child(d) || scope.rlk(d))
+        .collect();
+    if !read.iter().any(|x| *x) {
+        return msgs;
+    }
+    let live = live(w, k, if full { None } else { Some(&read) });
     // Described only for a message: formatting every binding after every
     // step cost more than the checks themselves.
-    let desc = |k: usize| format!("{}'s {}", live[k].1, live[k].2.go_string());
-    // (namespace, proto, address, port, index into `live`)
-    let mut claims: Vec<(NsId, Proto, IpAddr, u16, usize)> = Vec::new();
-    let host_open = open_ids(w, NsId::HOST);
+    let desc = |i: usize| format!("{}'s {}", live[i].1, live[i].2.go_string());
+    // (namespace, proto, address, port, index into `live`, daemon)
+    let mut claims: Vec<(NsId, Proto, IpAddr, u16, usize, usize)> = Vec::new();
+    let mut host_open: Option<BTreeSet<SockId>> = full.then(|| open_ids(w, k, NsId::HOST));
     let mut child_open: BTreeMap<usize, BTreeSet<SockId>> = BTreeMap::new();
     let mut rlk_ports: BTreeMap<usize, BTreeMap<u32, Option<SockId>>> = BTreeMap::new();
-    for (k, (di, _, b)) in live.iter().enumerate() {
+    for (i, (di, _, b)) in live.iter().enumerate() {
         let di = *di;
-        let d = &w.daemons[di];
-        match child_sock(b) {
-            None => msgs.push(format!("{} holds no child socket", desc(k))),
-            Some(s)
-                if !child_open
-                    .entry(di)
-                    .or_insert_with(|| open_ids(w, d.ns))
-                    .contains(&s) =>
-            {
-                msgs.push(format!("{}: its child socket {s} is closed", desc(k)))
+        let ns = w.daemon_ns(di);
+        if scope.child(di) {
+            match child_sock(b) {
+                None => msgs.push(format!("{} holds no child socket", desc(i))),
+                Some(s)
+                    if !child_open
+                        .entry(di)
+                        .or_insert_with(|| open_ids(w, k, ns))
+                        .contains(&s) =>
+                {
+                    msgs.push(format!("{}: its child socket {s} is closed", desc(i)))
+                }
+                Some(_) => {}
             }
-            Some(_) => {}
         }
-        claims.push((d.ns, b.proto, b.child_host_ip, b.host_port, k));
+        if any_pairs {
+            claims.push((ns, b.proto, b.child_host_ip, b.host_port, i, di));
+        }
         if b.rootlesskit_unsupported {
             continue;
         }
         let Some(rm) = b.port_driver_remove else {
-            msgs.push(format!("{} has no rootlesskit port", desc(k)));
+            if scope.rlk(di) {
+                msgs.push(format!("{} has no rootlesskit port", desc(i)));
+            }
             continue;
         };
-        let ports = rlk_ports.entry(di).or_insert_with(|| {
-            let ports = d.driver().ports();
-            w.checker.tick(ports.len());
-            ports.into_iter().map(|(id, _, s)| (id, s)).collect()
-        });
-        match ports.get(&rm.id) {
-            None => msgs.push(format!(
-                "{}: rootlesskit {} has no port id {}",
-                desc(k),
-                d.name,
-                rm.id
-            )),
-            Some(Some(s)) if !host_open.contains(s) => msgs.push(format!(
-                "{}: host listener {s} of rootlesskit id {} is closed",
-                desc(k),
-                rm.id
-            )),
-            Some(_) => {}
+        if scope.rlk(di) {
+            let ports = rlk_ports.entry(di).or_insert_with(|| {
+                let ports = w.driver_ports(di);
+                k.tick(ports.len());
+                ports.into_iter().map(|(id, _, s)| (id, s)).collect()
+            });
+            match ports.get(&rm.id) {
+                None => msgs.push(format!(
+                    "{}: rootlesskit {} has no port id {}",
+                    desc(i),
+                    w.daemon_name(di),
+                    rm.id
+                )),
+                Some(Some(s))
+                    if !host_open
+                        .get_or_insert_with(|| open_ids(w, k, NsId::HOST))
+                        .contains(s) =>
+                {
+                    msgs.push(format!(
+                        "{}: host listener {s} of rootlesskit id {} is closed",
+                        desc(i),
+                        rm.id
+                    ))
+                }
+                Some(_) => {}
+            }
         }
-        claims.push((NsId::HOST, b.proto, b.host_ip, b.host_port, k));
+        if any_pairs {
+            claims.push((NsId::HOST, b.proto, b.host_ip, b.host_port, i, di));
+        }
     }
     // Pairs (i < j) of overlapping claims, in the order a nested loop over
     // the claims would find them.
@@ -340,10 +761,15 @@ fn double_ownership(w: &World) -> Vec<String> {
     }
     let mut pairs = Vec::new();
     for idx in same_port.values() {
-        for (n, &i) in idx.iter().enumerate() {
-            w.checker.tick(idx.len() - n);
-            for &j in &idx[n + 1..] {
-                if overlaps(claims[i].2, claims[j].2) {
+        if !idx.iter().any(|&i| scope.pairs(claims[i].5)) {
+            continue;
+        }
+        for (m, &i) in idx.iter().enumerate() {
+            k.tick(idx.len() - m);
+            for &j in &idx[m + 1..] {
+                if (scope.pairs(claims[i].5) || scope.pairs(claims[j].5))
+                    && overlaps(claims[i].2, claims[j].2)
+                {
                     pairs.push((i, j));
                 }
             }
@@ -366,33 +792,33 @@ fn double_ownership(w: &World) -> Vec<String> {
 
 type Reservation = (IpAddr, String, u16);
 
-fn held_reservations(w: &World, di: usize) -> BTreeMap<Reservation, String> {
+fn held_reservations(w: &dyn View, k: &Checker, di: usize) -> BTreeMap<Reservation, String> {
+    let mut read = vec![false; w.daemon_count()];
+    read[di] = true;
     let mut m = BTreeMap::new();
-    for (d, c, b) in live(w) {
-        if d == di {
-            m.insert(
-                (b.child_host_ip, b.proto.as_str().to_string(), b.host_port),
-                c,
-            );
-        }
+    for (_, c, b) in live(w, k, Some(&read)) {
+        m.insert(
+            (b.child_host_ip, b.proto.as_str().to_string(), b.host_port),
+            c,
+        );
     }
     m
 }
 
 /// Allocator consistency: the daemon's reservations are exactly the ports
 /// its live mappings hold.
-fn allocator_consistency(w: &World, di: usize) -> Vec<Finding> {
-    let d = &w.daemons[di];
-    let held = held_reservations(w, di);
-    let have: BTreeSet<Reservation> = d.allocator.reservations().into_iter().collect();
-    w.checker.tick(have.len());
+fn allocator_consistency(w: &dyn View, k: &Checker, di: usize) -> Vec<Finding> {
+    let name = w.daemon_name(di);
+    let held = held_reservations(w, k, di);
+    let have: BTreeSet<Reservation> = w.reservations(di).into_iter().collect();
+    k.tick(have.len());
     let mut msgs = Vec::new();
     for r in &have {
         if !held.contains_key(r) {
             msgs.push(finding(
                 format!(
                     "{} allocator reserves {} {} {} that no live mapping holds (leak)",
-                    d.name, r.0, r.1, r.2
+                    name, r.0, r.1, r.2
                 ),
                 None,
                 Some(r.2),
@@ -404,7 +830,7 @@ fn allocator_consistency(w: &World, di: usize) -> Vec<Finding> {
             msgs.push(finding(
                 format!(
                     "{} allocator forgot {} {} {} while {c} still holds it",
-                    d.name, r.0, r.1, r.2
+                    name, r.0, r.1, r.2
                 ),
                 Some(c),
                 Some(r.2),
@@ -415,21 +841,22 @@ fn allocator_consistency(w: &World, di: usize) -> Vec<Finding> {
 }
 
 /// Clean teardown: nothing is left that no live mapping or occupant holds.
-fn leftovers(w: &World) -> Vec<String> {
+fn leftovers(w: &dyn View, k: &Checker) -> Vec<String> {
     let mut msgs = Vec::new();
-    let live = live(w);
+    let live = live(w, k, None);
     let mut host_ok: BTreeSet<SockId> = BTreeSet::new();
-    for (di, d) in w.daemons.iter().enumerate() {
+    for di in 0..w.daemon_count() {
+        let name = w.daemon_name(di);
         let child_ok: BTreeSet<SockId> = live
             .iter()
             .filter(|(x, _, _)| *x == di)
             .filter_map(|(_, _, b)| child_sock(b))
             .collect();
-        for (s, owner) in w.kernel.sockets(d.ns) {
+        for (s, owner) in w.sockets(w.daemon_ns(di)) {
             if !child_ok.contains(&s.id) {
                 msgs.push(format!(
                     "{} child namespace still holds {} {} ({owner})",
-                    d.name,
+                    name,
                     s.id,
                     s.req.describe()
                 ));
@@ -440,27 +867,27 @@ fn leftovers(w: &World) -> Vec<String> {
             .filter(|(x, _, _)| *x == di)
             .filter_map(|(_, _, b)| b.port_driver_remove.map(|r| r.id))
             .collect();
-        for (id, spec, sock) in d.driver().ports() {
+        for (id, spec, sock) in w.driver_ports(di) {
             if ids.contains(&id) {
                 host_ok.extend(sock);
             } else {
                 msgs.push(format!(
                     "{} rootlesskit still forwards id {id} ({} {}:{})",
-                    d.name, spec.proto, spec.parent_ip, spec.parent_port
+                    name, spec.proto, spec.parent_ip, spec.parent_port
                 ));
             }
         }
-        let held = held_reservations(w, di);
-        for r in d.allocator.reservations() {
+        let held = held_reservations(w, k, di);
+        for r in w.reservations(di) {
             if !held.contains_key(&r) {
                 msgs.push(format!(
                     "{} allocator still reserves {} {} {}",
-                    d.name, r.0, r.1, r.2
+                    name, r.0, r.1, r.2
                 ));
             }
         }
     }
-    for (s, owner) in w.kernel.sockets(NsId::HOST) {
+    for (s, owner) in w.sockets(NsId::HOST) {
         if !owner.starts_with("occupant:") && !host_ok.contains(&s.id) {
             msgs.push(format!(
                 "host namespace still holds {} {} ({owner})",
@@ -474,36 +901,34 @@ fn leftovers(w: &World) -> Vec<String> {
 
 /// Convergence: a dynamic group that failed had no port free in both
 /// namespaces (or the occupants exceeded the scenario's budget).
-fn convergence(w: &World, c: usize) -> Option<Finding> {
-    let cfg = &w.scenario.containers[c];
-    let d = &w.daemons[cfg.daemon];
-    let group = d.bridge.failed_group(&cfg.name)?;
+fn convergence(w: &dyn View, c: usize) -> Option<Finding> {
+    let cfg = &w.scenario().containers[c];
+    let di = cfg.daemon;
+    let group = w.failed_group(di, &cfg.name)?;
     let first = group.first()?;
     if !first.is_dynamic() {
         return None;
     }
     let (lo, hi) = if first.host_port == 0 {
-        d.allocator.range()
+        w.allocator_range(di)
     } else {
         (first.host_port, first.host_port_end)
     };
     let skip: BTreeSet<u16> = if first.host_port == 0 && first.host_port_end == 0 {
-        d.allocator.reserved().clone()
+        w.allocator_reserved(di).clone()
     } else {
         BTreeSet::new()
     };
     let occupied = occupant_ports(w, first.proto, lo, hi);
-    if let Some(budget) = w.scenario.occupant_budget
+    if let Some(budget) = w.scenario().occupant_budget
         && occupied > budget as usize
     {
         return None;
     }
-    let reservations = d.allocator.reservations();
+    let reservations = w.reservations(di);
     let freed = freed_since_last_allocation(w, &cfg.name);
     let free = (lo..=hi).find(|p| {
-        !skip.contains(p)
-            && !freed.contains(p)
-            && group_free(w, cfg.daemon, &group, *p, &reservations)
+        !skip.contains(p) && !freed.contains(p) && group_free(w, di, &group, *p, &reservations)
     })?;
     Some(finding(
         format!(
@@ -523,8 +948,8 @@ fn convergence(w: &World, c: usize) -> Option<Finding> {
 /// (only a close or a release makes a port free), so the start's last
 /// attempt could have had it. A port that became free only after the last
 /// attempt is not held against the policy.
-fn freed_since_last_allocation(w: &World, name: &str) -> BTreeSet<u16> {
-    let evs = w.trace.events();
+fn freed_since_last_allocation(w: &dyn View, name: &str) -> BTreeSet<u16> {
+    let evs = w.events();
     let mut port_of: BTreeMap<String, u16> = BTreeMap::new();
     for e in &evs {
         if let (Some(rest), Some(id)) =
@@ -560,9 +985,8 @@ fn freed_since_last_allocation(w: &World, name: &str) -> BTreeSet<u16> {
     freed
 }
 
-fn occupant_ports(w: &World, proto: Proto, lo: u16, hi: u16) -> usize {
+fn occupant_ports(w: &dyn View, proto: Proto, lo: u16, hi: u16) -> usize {
     let ports: BTreeSet<u16> = w
-        .kernel
         .sockets(NsId::HOST)
         .into_iter()
         .filter(|(s, o)| {
@@ -576,15 +1000,15 @@ fn occupant_ports(w: &World, proto: Proto, lo: u16, hi: u16) -> usize {
 /// Is `port` free for every request of `group`: in the allocator, in the
 /// child namespace (moby's probe socket) and in the host (rootlesskit's)?
 fn group_free(
-    w: &World,
+    w: &dyn View,
     di: usize,
     group: &[crate::mapper::PortBindingReq],
     port: u16,
     res: &[Reservation],
 ) -> bool {
-    let d = &w.daemons[di];
+    let ns = w.daemon_ns(di);
     group.iter().all(|r| {
-        let Some(child) = d.pdc.child_host_ip(r.proto.as_str(), r.host_ip) else {
+        let Some(child) = w.child_host_ip(di, r.proto.as_str(), r.host_ip) else {
             return true;
         };
         let taken = res
@@ -608,16 +1032,16 @@ fn group_free(
             v6only: r.host_ip.is_ipv6(),
         };
         !taken
-            && w.kernel.probe(d.ns, &child_req, tcp, true).is_ok()
-            && w.kernel.probe(NsId::HOST, &host_req, tcp, false).is_ok()
+            && w.probe(ns, &child_req, tcp, true).is_ok()
+            && w.probe(NsId::HOST, &host_req, tcp, false).is_ok()
     })
 }
 
 /// The error a layer returned last while starting `name`, as moby passes
 /// it up: allocator and OS allocator errors unwrapped, rootlesskit's
 /// message behind the rlkclient prefix.
-fn last_forward_error(w: &World, name: &str) -> Option<String> {
-    let evs = w.trace.events();
+fn last_forward_error(w: &dyn View, name: &str) -> Option<String> {
+    let evs = w.events();
     let begin = evs.iter().rposition(|e| {
         e.who == name && e.action == format!("start {name}") && e.result.is_empty()
     })?;
@@ -653,14 +1077,14 @@ fn last_forward_error(w: &World, name: &str) -> Option<String> {
 
 /// Error fidelity: the user reads moby's wrapping around the error that
 /// actually stopped the start.
-fn error_fidelity(w: &World, c: usize) -> Option<Finding> {
-    let cfg = &w.scenario.containers[c];
-    let ep = &w.endpoints[c];
-    let outcome = crate::sync::state(&w.outcomes)[c].clone()?;
+fn error_fidelity(w: &dyn View, c: usize) -> Option<Finding> {
+    let cfg = &w.scenario().containers[c];
+    let (ep_name, ep_id) = w.endpoint(c);
+    let outcome = w.outcome(c)?;
     let text = outcome.error?;
     let prefix = format!(
         "Error response from daemon: failed to set up container networking: driver failed programming external connectivity on endpoint {} ({}): ",
-        ep.name, ep.id
+        ep_name, ep_id
     );
     let Some(inner) = text.strip_prefix(&prefix) else {
         return Some(finding(
@@ -682,5 +1106,157 @@ fn error_fidelity(w: &World, c: usize) -> Option<Finding> {
             None,
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> (Vec<String>, Vec<NsId>) {
+        // Daemon names need not follow the namespaces' numbers.
+        (
+            vec!["d1".to_string(), "alpha".to_string()],
+            vec![NsId::child(0), NsId::child(1)],
+        )
+    }
+
+    fn of(layer: &str) -> Touched {
+        of2(layer, "close s3")
+    }
+
+    fn of2(layer: &str, action: &str) -> Touched {
+        of3(layer, action, "ok")
+    }
+
+    fn of3(layer: &str, action: &str, result: &str) -> Touched {
+        let (names, nss) = layout();
+        Touched::of(layer, action, result, &names, &nss)
+    }
+
+    /// Opening sockets, listening, registering a fresh rootlesskit port
+    /// and taking a lock cannot make a finding new.
+    #[test]
+    fn additions_touch_nothing() {
+        for (l, a) in [
+            ("host", "bind tcp 0.0.0.0:32768 RA"),
+            ("host", "listen s1"),
+            ("d1/child", "bind tcp 127.0.0.1:32768 RA"),
+            ("d2/child", "listen s2"),
+            ("alpha/rlk", "AddPort tcp4 0.0.0.0:32768 => 127.0.0.1:32768"),
+            ("d1/bridge", "lock configNetwork"),
+        ] {
+            assert_eq!(of2(l, a), Touched::Nothing, "{l} {a}");
+        }
+        assert_eq!(of2("d1/rlk", "RemovePort 1"), Touched::Daemon(0, PART_RLK));
+        assert_eq!(
+            of2("d1/bridge", "unlock configNetwork"),
+            Touched::Daemon(0, PART_BINDINGS | PART_ALLOC)
+        );
+        // A start beginning changes its phase only; its end may follow
+        // the bindings' store, a stop's end their removal.
+        assert_eq!(
+            of3("alpha/daemon", "start c1", ""),
+            Touched::Daemon(1, PART_ALLOC)
+        );
+        for (a, r) in [
+            ("start c1", "ok 32768"),
+            ("stop c1", ""),
+            ("start c1", "error: x"),
+        ] {
+            assert_eq!(
+                of3("alpha/daemon", a, r),
+                Touched::Daemon(1, PART_BINDINGS | PART_ALLOC),
+                "{a} {r}"
+            );
+        }
+        // The child layer's daemon is still resolved for an addition.
+        assert_eq!(of2("d3/child", "listen s2"), Touched::All);
+    }
+
+    #[test]
+    fn the_host_layer_touches_the_host_table_only() {
+        assert_eq!(of("host"), Touched::Host);
+        assert!(of("host").host());
+        assert!(!of("host").part(0, PART_ANY));
+    }
+
+    #[test]
+    fn a_child_layer_names_its_namespace_by_number_not_its_daemon() {
+        assert_eq!(of("d1/child"), Touched::Daemon(0, PART_CHILD));
+        assert_eq!(of("d2/child"), Touched::Daemon(1, PART_CHILD));
+        // No such namespace, or a name the kernel never writes: everything.
+        assert_eq!(of("d3/child"), Touched::All);
+        assert_eq!(of("alpha/child"), Touched::All);
+    }
+
+    #[test]
+    fn daemon_layers_touch_that_daemons_parts() {
+        assert_eq!(of("d1/allocator"), Touched::Daemon(0, PART_ALLOC));
+        assert_eq!(of("alpha/rlk"), Touched::Daemon(1, PART_RLK));
+        for l in ["alpha/bridge", "alpha/daemon"] {
+            assert_eq!(of(l), Touched::Daemon(1, PART_BINDINGS | PART_ALLOC), "{l}");
+        }
+        assert_eq!(of("d1/nat"), Touched::Nothing);
+        assert_eq!(of("alpha/proxy"), Touched::Nothing);
+    }
+
+    #[test]
+    fn what_it_cannot_place_touches_everything() {
+        assert_eq!(of("alpha/something-new"), Touched::Daemon(1, PART_ANY));
+        for l in ["setup", "", "beta/allocator", "d2/allocator", "a/b/c"] {
+            assert_eq!(of(l), Touched::All, "{l:?}");
+        }
+        let all = Touched::All;
+        assert!(all.host() && all.part(0, PART_BINDINGS) && all.part(1, PART_ALLOC));
+    }
+
+    #[test]
+    fn two_daemons_with_one_name_touch_everything() {
+        let names = vec!["d1".to_string(), "d1".to_string()];
+        let nss = vec![NsId::child(0), NsId::child(1)];
+        assert_eq!(
+            Touched::of("d1/rlk", "RemovePort 1", "ok", &names, &nss),
+            Touched::All
+        );
+    }
+
+    #[test]
+    fn scopes_select_the_sub_checks_whose_inputs_changed() {
+        let s = |t| Scope::Step(t);
+        let child = s(Touched::Daemon(0, PART_CHILD));
+        assert!(child.child(0) && !child.rlk(0) && !child.pairs(0) && !child.child(1));
+        let rlk = s(Touched::Daemon(1, PART_RLK));
+        assert!(rlk.rlk(1) && !rlk.child(1) && !rlk.pairs(1) && !rlk.rlk(0));
+        let host = s(Touched::Host);
+        assert!(host.rlk(0) && host.rlk(1) && !host.child(0) && !host.pairs(0));
+        let b = s(Touched::Daemon(0, PART_BINDINGS));
+        assert!(b.child(0) && b.rlk(0) && b.pairs(0) && !b.pairs(1));
+        let alloc = s(Touched::Daemon(0, PART_ALLOC));
+        assert!(!alloc.child(0) && !alloc.rlk(0) && !alloc.pairs(0));
+        assert!(Scope::Full.child(3) && Scope::Full.rlk(3) && Scope::Full.pairs(3));
+        let none = s(Touched::Nothing);
+        assert!(!none.child(0) && !none.rlk(0) && !none.pairs(0));
+    }
+
+    #[test]
+    fn a_disagreement_prints_one_line_first() {
+        let v = Violation {
+            property: Property::AllocatorConsistency,
+            step: 12,
+            message: "d1 allocator reserves 0.0.0.0 tcp 8080 that no live mapping holds (leak)"
+                .into(),
+            evidence: Evidence::default(),
+        };
+        let d = Disagreement {
+            step: 12,
+            event: "12 c1     d1/daemon     stop c1".into(),
+            incremental_only: vec![],
+            full_only: vec![v],
+        };
+        assert_eq!(
+            d.to_string(),
+            "after step 12 the incremental checks and the full checks disagree\n  step: 12 c1     d1/daemon     stop c1\n  incremental only: nothing\n  full only: allocator-consistency at step 12: d1 allocator reserves 0.0.0.0 tcp 8080 that no live mapping holds (leak)"
+        );
     }
 }

@@ -117,6 +117,14 @@ pub enum Command {
         /// Kernel backend of every execution (and of the minimizer's).
         #[arg(long, value_enum, default_value_t = KernelArg::Sim)]
         kernel: KernelArg,
+        /// Worker threads (default: the number of cores). The executions
+        /// explored and everything printed are the same for any value.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// Also run the full checks after every step and fail (exit 3) if
+        /// they ever disagree with the incremental ones.
+        #[arg(long)]
+        paranoid: bool,
     },
     /// Check scenario files without running them: prints one line per
     /// file, every error on its own line; exits 2 if any file is bad.
@@ -130,6 +138,29 @@ pub enum Command {
         /// Directory to list (default: ./scenarios, else the source tree's).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// Measure executions per second against a do-nothing shuttle floor,
+    /// the cost of the port range, `--jobs` scaling, and memory over a
+    /// long exploration (release build: `cargo run --release -- bench`).
+    Bench {
+        /// Scenario files (default: scenarios/*.toml and benches/*.toml).
+        scenarios: Vec<PathBuf>,
+        #[arg(long, default_value = "pr-52927", value_parser = policy_names())]
+        policy: String,
+        /// Executions per measurement.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+        iterations: u64,
+        /// Executions of the memory run (0: skip it).
+        #[arg(long, default_value_t = 1_000_000)]
+        memory: u64,
+        /// Executions of the --jobs scaling run (0: skip it).
+        #[arg(long, default_value_t = 64_000)]
+        scaling: u64,
+        /// Measurements per cell (the median is printed).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+        repeat: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Run the world on real OS threads with no scheduler, many times, and
     /// count the iterations that violate a property: the baseline of
@@ -306,6 +337,8 @@ pub fn main() -> ExitCode {
             format,
             verify_determinism,
             kernel,
+            jobs,
+            paranoid,
         } => {
             let policy = mapper::by_name(&policy).expect("clap checked the policy name");
             check_cmd(
@@ -324,11 +357,26 @@ pub fn main() -> ExitCode {
                     format,
                     verify_determinism,
                     kernel,
+                    jobs: jobs.map_or_else(default_jobs, |j| j as usize),
+                    paranoid,
                 },
             )
         }
         Command::Validate { files } => validate_cmd(&files),
         Command::List { dir } => list_cmd(dir),
+        Command::Bench {
+            scenarios,
+            policy,
+            iterations,
+            memory,
+            scaling,
+            repeat,
+            seed,
+        } => {
+            let policy = mapper::by_name(&policy).expect("clap checked the policy name");
+            let n = [iterations, memory, scaling, repeat].map(|v| v as usize);
+            bench_cmd(scenarios, policy, n, seed)
+        }
         Command::Stress {
             scenario,
             policy,
@@ -570,6 +618,51 @@ fn stress_cmd(
     )
 }
 
+/// `bench`: `n` is iterations, memory, scaling, repeat.
+#[cfg(not(feature = "os-threads"))]
+fn bench_cmd(
+    scenarios: Vec<PathBuf>,
+    policy: &'static dyn mapper::Policy,
+    n: [usize; 4],
+    seed: u64,
+) -> ExitCode {
+    let [iterations, memory, scaling, repeat] = n;
+    let args = crate::bench::BenchArgs {
+        scenarios: if scenarios.is_empty() {
+            crate::bench::default_scenarios(std::path::Path::new("."))
+        } else {
+            scenarios
+        },
+        policy,
+        iterations,
+        memory,
+        scaling,
+        repeat,
+        seed,
+    };
+    if args.scenarios.is_empty() {
+        return fail(
+            2,
+            "bench: no scenario files (run it from the repository root, or name them)",
+        );
+    }
+    match crate::bench::bench(&args) {
+        Ok(s) => {
+            emit(&s);
+            ExitCode::from(0)
+        }
+        Err(e) => fail(2, &e),
+    }
+}
+
+#[cfg(feature = "os-threads")]
+fn bench_cmd(_: Vec<PathBuf>, _: &'static dyn mapper::Policy, _: [usize; 4], _: u64) -> ExitCode {
+    fail(
+        2,
+        "`portsim bench` measures the shuttle engines: build without --features os-threads",
+    )
+}
+
 #[cfg(feature = "os-threads")]
 fn stress_cmd(
     scenario: &std::path::Path,
@@ -607,6 +700,15 @@ pub struct CheckArgs {
     /// Rerun every execution's schedule and compare the two reports.
     pub verify_determinism: bool,
     pub kernel: KernelArg,
+    /// Worker threads (`--jobs`).
+    pub jobs: usize,
+    /// Full checks after every step beside the incremental ones.
+    pub paranoid: bool,
+}
+
+/// The number of cores, the default of `--jobs`.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl CheckArgs {
@@ -849,6 +951,8 @@ mod tests {
             format: Format::Text,
             kernel: KernelArg::Sim,
             verify_determinism: false,
+            jobs: 1,
+            paranoid: false,
         };
         assert_eq!(
             engine_flag_error(&args(EngineArg::Pct, Some(4), Some(1), 10)),

@@ -140,12 +140,19 @@ struct Walk {
 }
 
 fn bind_port(action: &str) -> Option<u16> {
+    // Only `bind ...` lines reach here (the caller tests the prefix first).
     let rest = action.strip_prefix("bind ")?;
     let addr = rest.split(' ').nth(1)?;
     addr.rsplit(':').next()?.parse().ok()
 }
 
 /// Derive what one execution of `scenario` reached from its trace.
+///
+/// Runs after every execution, so it reads the events without making
+/// their text: layer first, then prefixes, equalities and port numbers,
+/// all of which [`crate::trace::Text`] answers from a lazy action's head
+/// or number. Only an occupant's successful host bind has its action
+/// written (to read the port).
 pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
     let mut r = Reached::default();
     let n = scenario.containers.len();
@@ -153,8 +160,8 @@ pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
     let daemon_of = |c: usize| scenario.containers[c].daemon;
     for e in trace {
         if let Some(c) = scenario.container_index(&e.who) {
-            let is_start_event =
-                e.layer.ends_with("/daemon") && e.action == format!("start {}", e.who);
+            let is_start_event = e.layer.ends_with("/daemon")
+                && e.action.strip_prefix("start ") == Some(e.who.as_str());
             if is_start_event {
                 st[c] = Walk {
                     starting: e.result.is_empty(),
@@ -183,13 +190,13 @@ pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
                 }
                 w.attempts += 1;
                 w.collided = false;
-                w.window = e.result.parse().ok();
+                w.window = e.result.to_u16();
             } else if e.layer == "host"
                 && (e.action.starts_with("bind ") || e.action.starts_with("listen "))
             {
                 // Both SO_REUSEADDR sockets may bind; then listen refuses.
                 w.window = None;
-                if e.result == "EADDRINUSE" {
+                if e.result.is("EADDRINUSE") {
                     w.collided = true;
                     r.hit(Situation::HostCollision);
                 }
@@ -208,6 +215,7 @@ pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
             }
         } else if e.layer == "host"
             && e.result.starts_with("ok ")
+            && e.action.starts_with("bind ")
             && scenario.occupant_index(&e.who).is_some()
             && let Some(p) = bind_port(&e.action)
             && st.iter().any(|w| w.starting && w.window == Some(p))

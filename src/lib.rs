@@ -3,6 +3,8 @@
 //! docs/system.md for the Go code; each module says which Go code it mirrors.
 
 pub mod allocator;
+#[cfg(all(not(loom), not(feature = "os-threads")))]
+pub mod bench;
 pub mod bridge;
 #[cfg(not(loom))]
 pub mod catalog;

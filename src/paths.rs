@@ -3,7 +3,7 @@
 //!
 //! Scenario files arrive in pull requests: a scenario's `name` (or any
 //! other string from a file) must never choose where `portsim` writes;
-//! `crate::explore::outcomes::sanitize` makes such a string one harmless
+//! `crate::explore::save::sanitize` makes such a string one harmless
 //! file-name component.
 
 use std::io::Read;

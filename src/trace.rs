@@ -7,18 +7,321 @@
 //!
 //! After each event the trace calls its observer, which the world uses to
 //! evaluate the checkers "after every step".
+//!
+//! Events stay structured until read (issue 9, item 3): actor and layer
+//! names are interned and shared, fixed words (`ok`, `EADDRINUSE`) are
+//! `'static`, and a layer may hand over an operation's data as a
+//! [`Render`] whose words are written only when the event is printed,
+//! snapshotted, compared or serialized -- most executions are never read.
+//! A reader that only asks "does the action start with `bind `?" or "is
+//! the result a port number?" gets its answer from the [`Render`]'s
+//! [`head`](Render::head) and [`number`](Render::number) without the
+//! text being written. The text, when written, is the same bytes the
+//! eager `format!` wrote before.
 
 use serde::Serialize;
+use std::cell::RefCell;
+use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// One observable step.
+/// Something that becomes trace text only when read: a layer keeps the
+/// operation's data (a bind request, a socket id) and writes the words on
+/// demand.
+pub trait Render: Send + Sync + 'static {
+    /// Write the text (the bytes an eager `format!` would have made).
+    fn render(&self, out: &mut String);
+
+    /// Words every rendering starts with (`bind `, `ok `): a reader tests
+    /// a prefix, or rules out equality, without rendering. Default: none.
+    fn head(&self) -> &'static str {
+        ""
+    }
+
+    /// The number the whole text is, when it is one decimal number (an
+    /// allocated port): a reader parses it without rendering. Default:
+    /// not a number.
+    fn number(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// A [`Render`] and the text it wrote, once.
+struct Cell<R> {
+    r: R,
+    text: OnceLock<String>,
+}
+
+trait Lazy: Send + Sync {
+    fn text(&self) -> &str;
+    fn head(&self) -> &'static str;
+    fn number(&self) -> Option<u64>;
+}
+
+impl<R: Render> Lazy for Cell<R> {
+    fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let mut s = String::new();
+            self.r.render(&mut s);
+            debug_assert!(
+                s.starts_with(self.r.head()),
+                "rendering {s:?} does not start with its head {:?}",
+                self.r.head()
+            );
+            s
+        })
+    }
+    fn head(&self) -> &'static str {
+        self.r.head()
+    }
+    fn number(&self) -> Option<u64> {
+        self.r.number()
+    }
+}
+
+#[derive(Clone)]
+enum Repr {
+    Static(&'static str),
+    Shared(Arc<str>),
+    Lazy(Arc<dyn Lazy>),
+}
+
+/// One field of an [`Event`]: text, or what becomes text when it is read
+/// (printed, snapshotted, compared, serialized). Reads as a `&str`;
+/// cloning never copies text (an event is cloned into every report).
+#[derive(Clone)]
+pub struct Text(Repr);
+
+impl Text {
+    /// A fixed word: no copy.
+    pub const fn from_static(s: &'static str) -> Text {
+        Text(Repr::Static(s))
+    }
+
+    /// The empty text (a result with nothing to say).
+    pub const EMPTY: Text = Text::from_static("");
+
+    /// Text written by `r` the first time it is read.
+    pub fn lazy(r: impl Render) -> Text {
+        Text(Repr::Lazy(Arc::new(Cell {
+            r,
+            text: OnceLock::new(),
+        })))
+    }
+
+    /// The text (written now if it was not yet).
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Static(s) => s,
+            Repr::Shared(s) => s,
+            Repr::Lazy(l) => l.text(),
+        }
+    }
+
+    /// What the text is known to start with without writing it.
+    fn known_head(&self) -> &str {
+        match &self.0 {
+            Repr::Lazy(l) => l.head(),
+            _ => self.as_str(),
+        }
+    }
+
+    /// Does the text start with `p`? Answered from the [`Render::head`]
+    /// when that decides it.
+    pub fn starts_with(&self, p: &str) -> bool {
+        let h = self.known_head();
+        if p.len() <= h.len() {
+            return h.starts_with(p);
+        }
+        if !p.starts_with(h) {
+            return false;
+        }
+        self.as_str().starts_with(p)
+    }
+
+    /// Is the text empty? A lazy text with a head is not.
+    pub fn is_empty(&self) -> bool {
+        self.known_head().is_empty() && self.as_str().is_empty()
+    }
+
+    /// The text as a number (`32768`), without writing a lazy one that
+    /// knows its [`Render::number`].
+    pub fn to_u16(&self) -> Option<u16> {
+        if let Repr::Lazy(l) = &self.0
+            && let Some(n) = l.number()
+        {
+            return u16::try_from(n).ok();
+        }
+        self.as_str().parse().ok()
+    }
+
+    /// Equal to `o`? A lazy text whose head `o` does not start with is
+    /// not, and is not written to find out.
+    pub fn is(&self, o: &str) -> bool {
+        o.starts_with(self.known_head()) && self.as_str() == o
+    }
+
+    /// A name shared by every event that carries it (actors, layers):
+    /// interned per OS thread, so a steady exploration allocates none.
+    pub fn name(s: &str) -> Text {
+        /// Enough for every scenario's actors and layers; past it names
+        /// are simply copied (memory stays flat).
+        const MAX_NAMES: usize = 512;
+        thread_local! {
+            static NAMES: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+        }
+        NAMES.with(|names| {
+            let mut names = names.borrow_mut();
+            if let Some(n) = names.iter().find(|n| ***n == *s) {
+                return Text(Repr::Shared(n.clone()));
+            }
+            let n: Arc<str> = Arc::from(s);
+            if names.len() < MAX_NAMES {
+                names.push(n.clone());
+            }
+            Text(Repr::Shared(n))
+        })
+    }
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text::EMPTY
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        if s.is_empty() {
+            return Text::EMPTY;
+        }
+        Text(Repr::Shared(Arc::from(s)))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        if s.is_empty() {
+            return Text::EMPTY;
+        }
+        Text(Repr::Shared(Arc::from(s)))
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Text {
+        Text::from(s.as_str())
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(s: Arc<str>) -> Text {
+        Text(Repr::Shared(s))
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.as_str().to_string()
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, o: &Text) -> bool {
+        if let (Repr::Static(a), Repr::Static(b)) = (&self.0, &o.0) {
+            return a == b;
+        }
+        self.as_str() == o.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, o: &str) -> bool {
+        self.is(o)
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, o: &&str) -> bool {
+        self.is(o)
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, o: &String) -> bool {
+        self.is(o)
+    }
+}
+
+impl PartialEq<Text> for str {
+    fn eq(&self, o: &Text) -> bool {
+        o.is(self)
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, o: &Text) -> bool {
+        o.is(self)
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, o: &Text) -> bool {
+        o.is(self)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One observable step. The fields read as `&str` ([`Text`]); the text of
+/// an operation is written only when something reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub seq: usize,
-    pub who: String,
-    pub layer: String,
-    pub action: String,
-    pub result: String,
+    /// Who acted: a container, an occupant, `setup`.
+    pub who: Text,
+    /// Which layer acted: `d1/allocator`, `d1/child`, `d1/rlk`, `host`, ...
+    pub layer: Text,
+    /// What was asked.
+    pub action: Text,
+    /// What came back (empty: nothing to say).
+    pub result: Text,
 }
 
 impl Event {
@@ -69,22 +372,21 @@ impl Trace {
     }
 
     /// Record one step and notify the observer. Never a scheduling point.
-    pub fn emit(
-        &self,
-        who: &str,
-        layer: &str,
-        action: impl Into<String>,
-        result: impl Into<String>,
-    ) {
+    /// `who` and `layer` are interned ([`Text::name`]); `action` and
+    /// `result` may be fixed words or [`Text::lazy`].
+    pub fn emit(&self, who: &str, layer: &str, action: impl Into<Text>, result: impl Into<Text>) {
+        let (who, layer) = (Text::name(who), Text::name(layer));
+        let (action, result) = (action.into(), result.into());
         let ev = {
             let mut evs = crate::sync::state(&self.events);
             let ev = Event {
                 seq: evs.len() + 1,
-                who: who.to_string(),
-                layer: layer.to_string(),
-                action: action.into(),
-                result: result.into(),
+                who,
+                layer,
+                action,
+                result,
             };
+            // A clone shares every field's text (no copy).
             evs.push(ev.clone());
             ev
         };
@@ -102,7 +404,12 @@ impl Trace {
         self.len() == 0
     }
 
-    /// All events so far.
+    /// Read the events so far without copying them.
+    pub fn with_events(&self, f: &mut dyn FnMut(&[Event])) {
+        f(&crate::sync::state(&self.events))
+    }
+
+    /// All events so far (sharing their text with the trace).
     pub fn events(&self) -> Vec<Event> {
         crate::sync::state(&self.events).clone()
     }
@@ -136,6 +443,89 @@ mod tests {
             t.text(),
             "   1 c1     d1/allocator  RequestPortsInRange [127.0.0.1] tcp 0-0 -> 32768\n   2 setup  host          note\n"
         );
+    }
+
+    struct Bind(u16);
+    impl Render for Bind {
+        fn render(&self, out: &mut String) {
+            use std::fmt::Write;
+            let _ = write!(out, "bind 0.0.0.0:{}", self.0);
+        }
+        fn head(&self) -> &'static str {
+            "bind "
+        }
+    }
+
+    struct Port(u16);
+    impl Render for Port {
+        fn render(&self, out: &mut String) {
+            use std::fmt::Write;
+            let _ = write!(out, "{}", self.0);
+        }
+        fn number(&self) -> Option<u64> {
+            Some(self.0.into())
+        }
+    }
+
+    #[test]
+    fn lazy_text_reads_like_eager_text() {
+        let t = Trace::new();
+        t.emit("c1", "host", Text::lazy(Bind(80)), Text::from_static("ok"));
+        t.emit("c1", "host", "bind 0.0.0.0:80".to_string(), "ok");
+        let e = t.events();
+        assert_eq!(e[0].action, e[1].action);
+        assert_eq!(e[0].action, "bind 0.0.0.0:80");
+        assert_eq!(
+            serde_json::to_string(&e[0]).unwrap(),
+            r#"{"seq":1,"who":"c1","layer":"host","action":"bind 0.0.0.0:80","result":"ok"}"#
+        );
+        assert_eq!(Event { seq: 2, ..e[0].clone() }, e[1]);
+        assert_eq!(format!("{:<16}|", e[0].action), "bind 0.0.0.0:80 |");
+        assert_eq!(format!("{:?}", e[0].action), "\"bind 0.0.0.0:80\"");
+        assert_eq!(
+            t.text().lines().next().unwrap(),
+            "   1 c1     host          bind 0.0.0.0:80 -> ok"
+        );
+    }
+
+    #[test]
+    fn prefixes_numbers_and_inequality_need_no_rendering() {
+        struct Never;
+        impl Render for Never {
+            fn render(&self, _: &mut String) {
+                panic!("rendered");
+            }
+            fn head(&self) -> &'static str {
+                "ok "
+            }
+            fn number(&self) -> Option<u64> {
+                None
+            }
+        }
+        let n = Text::lazy(Never);
+        assert!(n.starts_with("ok"));
+        assert!(n.starts_with("ok "));
+        assert!(!n.starts_with("bind "));
+        assert!(!n.is_empty());
+        assert!(n != "EADDRINUSE");
+        assert!(!n.is("error: x"));
+        let p = Text::lazy(Port(32768));
+        assert_eq!(p.to_u16(), Some(32768));
+        assert_eq!(p, "32768");
+        assert_eq!(Text::from("70000").to_u16(), None);
+        assert_eq!(Text::from("x").to_u16(), None);
+        assert!(Text::from_static("").is_empty());
+        assert!(Text::from(String::new()).is_empty());
+    }
+
+    #[test]
+    fn names_are_shared() {
+        let (a, b) = (Text::name("d1/allocator"), Text::name("d1/allocator"));
+        match (&a.0, &b.0) {
+            (Repr::Shared(x), Repr::Shared(y)) => assert!(Arc::ptr_eq(x, y)),
+            _ => panic!("names are shared"),
+        }
+        assert_eq!(a, "d1/allocator");
     }
 
     #[test]

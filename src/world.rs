@@ -5,21 +5,28 @@
 //! A [`World`] must be built and run inside one execution of the active
 //! engine (a shuttle or loom execution, or plain threads under
 //! `os-threads`), because its locks are that engine's.
+//!
+//! Layers: the world sits below the checkers and never names them. It
+//! calls a [`Monitor`] after every trace event, after every failed start
+//! and at the end of a run, and hands it a [`View`]: the narrow, read-only
+//! face of the world's state that checkers evaluate. `check::Checker` is
+//! the monitor the engines install (`World::build`, defined with the
+//! engines in `explore`); `World::build_with` takes any monitor.
 
 use crate::allocator::PortAllocator;
 use crate::bridge::sort::EndpointAddrs;
 use crate::bridge::{self, Bridge, Endpoint};
-use crate::check::Checker;
-use crate::kernel::{Kernel, Net, NsConfig, NsId, SockId};
+use crate::kernel::{BindReq, Errno, Kernel, Net, NsConfig, NsId, SockId, SockInfo};
 use crate::mapper::rlkclient::PortDriverClient;
-use crate::mapper::{Env, Policy};
-use crate::rootlesskit::PortDriver;
+use crate::mapper::{Env, Policy, PortBinding, PortBindingReq};
 use crate::rootlesskit::builtin::Builtin;
 use crate::rootlesskit::slirp4netns::Slirp4netns;
+use crate::rootlesskit::{PortDriver, Spec};
 use crate::scenario::{Action, OccupantKind, PortDriverKind, Scenario, Step};
 use crate::sync;
-use crate::trace::Trace;
+use crate::trace::{Event, Trace};
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -103,7 +110,133 @@ pub struct World {
     pub outcomes: Mutex<Vec<Option<StartOutcome>>>,
     /// The sockets each occupant holds now.
     pub occupant_socks: Mutex<Vec<Vec<SockId>>>,
-    pub checker: Checker,
+    /// Called after every event, failed start and run (the checkers).
+    pub monitor: Arc<dyn Monitor>,
+}
+
+/// What a world calls while it runs. Implementations read the world only
+/// through the [`View`] they are handed, never write to the trace and
+/// never take a scheduling point.
+pub trait Monitor: Send + Sync + 'static {
+    /// After trace event `event` (the world's last event so far).
+    fn after_step(&self, view: &dyn View, event: &Event);
+    /// After container `c`'s start failed (its outcome is recorded).
+    fn after_failed_start(&self, view: &dyn View, c: usize);
+    /// After every step of the scenario has run.
+    fn at_end(&self, view: &dyn View);
+    /// For downcasting to the concrete monitor (`check::Checker::of`).
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// A monitor that looks at nothing.
+pub struct NoMonitor;
+
+impl Monitor for NoMonitor {
+    fn after_step(&self, _: &dyn View, _: &Event) {}
+    fn after_failed_start(&self, _: &dyn View, _: usize) {}
+    fn at_end(&self, _: &dyn View) {}
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The read-only state a [`Monitor`] may evaluate. Nothing here is a
+/// scheduling point or writes to the trace. Daemons are numbered as in
+/// the scenario, containers likewise.
+pub trait View {
+    fn scenario(&self) -> &Scenario;
+    /// Trace events so far.
+    fn steps(&self) -> usize;
+    /// All trace events so far.
+    fn events(&self) -> Vec<Event>;
+    fn daemon_count(&self) -> usize;
+    fn daemon_name(&self, d: usize) -> &str;
+    /// The namespace daemon `d` probes and binds its child sockets in.
+    fn daemon_ns(&self, d: usize) -> NsId;
+    /// Daemon `d`'s live bindings by endpoint name (its bridge's
+    /// `portMapping`s without zero-valued slots).
+    fn live(&self, d: usize) -> BTreeMap<String, Vec<PortBinding>>;
+    /// Daemon `d`'s rootlesskit ports: (id, spec, host listener).
+    fn driver_ports(&self, d: usize) -> Vec<(u32, Spec, Option<SockId>)>;
+    /// Daemon `d`'s allocator reservations, sorted.
+    fn reservations(&self, d: usize) -> Vec<(IpAddr, String, u16)>;
+    fn allocator_range(&self, d: usize) -> (u16, u16);
+    fn allocator_reserved(&self, d: usize) -> &BTreeSet<u16>;
+    /// The `MapPorts` group that made `who`'s last start on `d` fail.
+    fn failed_group(&self, d: usize, who: &str) -> Option<Vec<PortBindingReq>>;
+    /// The child address rootlesskit forwards `host_ip` to (None: the
+    /// driver does not support the protocol).
+    fn child_host_ip(&self, d: usize, proto: &str, host_ip: IpAddr) -> Option<IpAddr>;
+    /// The sockets open in `ns` (the table only: no owner labels).
+    fn open_sockets(&self, ns: NsId) -> Vec<SockInfo>;
+    /// The sockets open in `ns` with their owners.
+    fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)>;
+    /// Would `req` succeed in `ns` now (the kernel's side-effect-free probe)?
+    fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno>;
+    fn phases(&self) -> Vec<Phase>;
+    fn outcome(&self, c: usize) -> Option<StartOutcome>;
+    /// Container `c`'s endpoint: (name, id).
+    fn endpoint(&self, c: usize) -> (&str, &str);
+}
+
+impl View for World {
+    fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+    fn steps(&self) -> usize {
+        self.trace.len()
+    }
+    fn events(&self) -> Vec<Event> {
+        self.trace.events()
+    }
+    fn daemon_count(&self) -> usize {
+        self.daemons.len()
+    }
+    fn daemon_name(&self, d: usize) -> &str {
+        &self.daemons[d].name
+    }
+    fn daemon_ns(&self, d: usize) -> NsId {
+        self.daemons[d].ns
+    }
+    fn live(&self, d: usize) -> BTreeMap<String, Vec<PortBinding>> {
+        self.daemons[d].bridge.port_mappings()
+    }
+    fn driver_ports(&self, d: usize) -> Vec<(u32, Spec, Option<SockId>)> {
+        self.daemons[d].driver().ports()
+    }
+    fn reservations(&self, d: usize) -> Vec<(IpAddr, String, u16)> {
+        self.daemons[d].allocator.reservations()
+    }
+    fn allocator_range(&self, d: usize) -> (u16, u16) {
+        self.daemons[d].allocator.range()
+    }
+    fn allocator_reserved(&self, d: usize) -> &BTreeSet<u16> {
+        self.daemons[d].allocator.reserved()
+    }
+    fn failed_group(&self, d: usize, who: &str) -> Option<Vec<PortBindingReq>> {
+        self.daemons[d].bridge.failed_group(who)
+    }
+    fn child_host_ip(&self, d: usize, proto: &str, host_ip: IpAddr) -> Option<IpAddr> {
+        self.daemons[d].pdc.child_host_ip(proto, host_ip)
+    }
+    fn open_sockets(&self, ns: NsId) -> Vec<SockInfo> {
+        self.kernel.net().sockets(ns)
+    }
+    fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)> {
+        self.kernel.sockets(ns)
+    }
+    fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno> {
+        self.kernel.probe(ns, req, listen, privileged)
+    }
+    fn phases(&self) -> Vec<Phase> {
+        sync::state(&self.phases).clone()
+    }
+    fn outcome(&self, c: usize) -> Option<StartOutcome> {
+        sync::state(&self.outcomes)[c].clone()
+    }
+    fn endpoint(&self, c: usize) -> (&str, &str) {
+        (&self.endpoints[c].name, &self.endpoints[c].id)
+    }
 }
 
 /// A deterministic 64-hex endpoint id (moby prints a random one): FNV-1a
@@ -272,11 +405,13 @@ fn allocator_for(kernel: &Kernel, ns: NsId, daemon: &str, policy: &dyn Policy) -
 }
 
 impl World {
-    /// Build the world for `scenario` on `net`. Fixed occupants bind now.
-    pub fn build(
+    /// Build the world for `scenario` on `net`, watched by `monitor`.
+    /// Fixed occupants bind now.
+    pub fn build_with(
         scenario: Arc<Scenario>,
         policy: &'static dyn Policy,
         net: Arc<dyn Net>,
+        monitor: Arc<dyn Monitor>,
     ) -> Result<Arc<World>, String> {
         let trace = Trace::new();
         let kernel = Arc::new(Kernel::new(net, &ns_configs(&scenario), trace.clone())?);
@@ -348,12 +483,12 @@ impl World {
             phases: Mutex::new(vec![Phase::Created; nc]),
             outcomes: Mutex::new(vec![None; nc]),
             occupant_socks: Mutex::new(vec![Vec::new(); no]),
-            checker: Checker::default(),
+            monitor,
         });
         let weak = Arc::downgrade(&world);
         trace.observe(move |ev| {
             if let Some(w) = weak.upgrade() {
-                w.checker.after_step(&w, ev.seq);
+                w.monitor.after_step(&*w, ev);
             }
         });
         for (i, o) in world.scenario.occupants.iter().enumerate() {
@@ -435,9 +570,9 @@ impl World {
         if !outcome.ok {
             if cfg!(loom) {
                 self.kernel
-                    .observe_all(|| self.checker.after_failed_start(self, c));
+                    .observe_all(|| self.monitor.after_failed_start(self, c));
             } else {
-                self.checker.after_failed_start(self, c);
+                self.monitor.after_failed_start(self, c);
             }
         }
     }
@@ -545,7 +680,7 @@ impl World {
                 }
             }
         }
-        self.checker.at_end(self);
+        self.monitor.at_end(&**self);
     }
 }
 
@@ -584,10 +719,11 @@ mod tests {
         let s2 = seen.clone();
         shuttle::check_random(
             move || {
-                let w = World::build(
+                let w = World::build_with(
                     sc.clone(),
                     policy,
                     Arc::new(crate::kernel::sim::SimNet::new()),
+                    Arc::new(NoMonitor),
                 )
                 .unwrap();
                 *s2.lock().unwrap() = w.endpoints.iter().map(|e| e.addrs.v4).collect();

@@ -668,3 +668,50 @@ fn a_schedule_that_cannot_be_written_is_printed_and_exits_3() {
     assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bench_prints_a_rate_and_a_floor_ratio_per_scenario_and_engine() {
+    let o = portsim(&[
+        "bench",
+        "scenarios/issue-52903.toml",
+        "scenarios/fixed-port-busy.toml",
+        "--iterations",
+        "20",
+        "--repeat",
+        "1",
+        "--memory",
+        "0",
+        "--scaling",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() == 7 && w[4].parse::<f64>().is_ok())
+        .collect();
+    let cells: Vec<(&str, &str)> = rows.iter().map(|w| (w[0], w[1])).collect();
+    // A sequential scenario has one interleaving: random only.
+    assert_eq!(
+        cells,
+        [
+            ("issue-52903", "random"),
+            ("issue-52903", "pct3"),
+            ("fixed-port-busy", "random")
+        ],
+        "{out}"
+    );
+    for w in &rows {
+        let (rate, floor, ratio): (f64, f64, f64) = (
+            w[4].parse().unwrap(),
+            w[5].parse().unwrap(),
+            w[6].parse().unwrap(),
+        );
+        assert!(rate > 0.0 && floor > 0.0, "{out}");
+        assert!((floor / rate - ratio).abs() < 0.01 * ratio + 0.01, "{out}");
+    }
+    assert!(out.contains("port range (issue-52903, random)"), "{out}");
+    let bad = portsim(&["bench", "--iterations", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

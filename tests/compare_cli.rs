@@ -228,7 +228,7 @@ fn a_scenario_name_never_becomes_a_path_unsanitized() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(files, ["_.._.._escape-moby-master-convergence.schedule"]);
+    assert_eq!(files, ["_._.._escape-moby-master-convergence.schedule"]);
     assert!(
         !dir.parent()
             .unwrap()

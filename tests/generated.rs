@@ -271,3 +271,42 @@ fn pr_52927_search() {
         }
     }
 }
+
+/// `--paranoid` on generated worlds (issue 9): the incremental step checks
+/// agree with the full ones after every step (a disagreement is an Err of
+/// the exploration), under every policy and the broken variants,
+/// violations included.
+#[test]
+fn paranoid_agrees_on_generated_worlds() {
+    use portsim::explore::engine::{EngineKind, Options, explore_with};
+    let mut runner = TestRunner::new_with_rng(
+        Config::with_cases(200),
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let mut policies = portsim::mapper::policies();
+    policies.extend(broken::variants());
+    let options = Options {
+        paranoid: true,
+        continue_after_violation: true,
+        ..Options::default()
+    };
+    runner
+        .run(&worlds(), |g| {
+            let sc = Arc::new(
+                portsim::scenario::parse_str("generated.toml", &g.toml())
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?,
+            );
+            for &p in &policies {
+                explore_with(&sc, p, EngineKind::Random, 10, 3, &options).map_err(|e| {
+                    TestCaseError::fail(format!(
+                        "{} under {}: {e}\n{}",
+                        sc.name,
+                        p.name(),
+                        g.toml()
+                    ))
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}

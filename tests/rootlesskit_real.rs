@@ -11,16 +11,15 @@
 //! test result: ok. 0 passed; 0 failed; 1 ignored; ...
 //! ```
 //!
-//! so a skip is counted as ignored, never as passed. A failure exits 101,
-//! as libtest does. `--list` and name filters work as with libtest.
+//! so a skip is counted as ignored, never as passed (`support/skip_harness.rs`,
+//! shared with `kernel_linux.rs`).
 
 #[cfg(target_os = "linux")]
 #[path = "rootlesskit_real/compare.rs"]
 mod compare;
 
-use std::process::ExitCode;
-
-const NAME: &str = "real_builtin_driver_answers_like_the_model";
+#[path = "support/skip_harness.rs"]
+mod skip_harness;
 
 /// Why the comparison cannot run here, if it cannot.
 fn unavailable() -> Option<String> {
@@ -30,59 +29,16 @@ fn unavailable() -> Option<String> {
     return Some("the real rootlesskit runs on Linux only".to_string());
 }
 
-fn summary(passed: usize, failed: usize, ignored: usize, filtered: usize) {
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; {ignored} ignored; 0 measured; {filtered} filtered out\n",
-        if failed == 0 { "ok" } else { "FAILED" }
-    );
-}
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("{NAME}: test");
-        return ExitCode::SUCCESS;
-    }
-    // libtest's options that take a value; any other word is a name filter.
-    const WITH_VALUE: &[&str] = &[
-        "--test-threads",
-        "--skip",
-        "--format",
-        "--color",
-        "-Z",
-        "--logfile",
-        "--report-time",
-    ];
-    let mut filters = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if WITH_VALUE.contains(&a.as_str()) {
-            it.next();
-        } else if !a.starts_with('-') {
-            filters.push(a.as_str());
-        }
-    }
-    if !filters.is_empty() && !filters.iter().any(|f| NAME.contains(f)) {
-        println!("\nrunning 0 tests");
-        summary(0, 0, 0, 1);
-        return ExitCode::SUCCESS;
-    }
-    println!("\nrunning 1 test");
-    if let Some(reason) = unavailable() {
-        println!("test {NAME} ... SKIPPED: {reason}");
-        summary(0, 0, 1, 0);
-        return ExitCode::SUCCESS;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        let r = std::panic::catch_unwind(compare::real_builtin_driver_answers_like_the_model);
-        if r.is_ok() {
-            println!("test {NAME} ... ok");
-            summary(1, 0, 0, 0);
-            return ExitCode::SUCCESS;
-        }
-        println!("test {NAME} ... FAILED");
-        summary(0, 1, 0, 0);
-    }
-    ExitCode::from(101)
+fn main() -> std::process::ExitCode {
+    skip_harness::main(
+        &[skip_harness::Case {
+            name: "real_builtin_driver_answers_like_the_model",
+            #[cfg(target_os = "linux")]
+            run: compare::real_builtin_driver_answers_like_the_model,
+            #[cfg(not(target_os = "linux"))]
+            run: || {},
+            needs_host: true,
+        }],
+        unavailable,
+    )
 }

@@ -497,7 +497,7 @@ mod tests {
             let warnings: Vec<String> = t.events()[before..]
                 .iter()
                 .filter(|e| e.action.starts_with("attempt "))
-                .map(|e| e.action.clone())
+                .map(|e| e.action.to_string())
                 .collect();
             assert_eq!(warnings.len(), MAX_ALLOCATE_ATTEMPTS);
             assert_eq!(
@@ -557,7 +557,7 @@ mod tests {
             );
             let steps: Vec<(String, String)> = t.events()[before..]
                 .iter()
-                .map(|e| (e.action.clone(), e.result.clone()))
+                .map(|e| (e.action.to_string(), e.result.to_string()))
                 .collect();
             let s = |a: &str, r: &str| (a.to_string(), r.to_string());
             assert_eq!(

@@ -23,7 +23,7 @@ use super::reserved::{parse_reserved_ports, scan_port_range};
 use crate::error::{GoError, Kind};
 use crate::kernel::{Kernel, NsId};
 use crate::sync;
-use crate::trace::Trace;
+use crate::trace::{Render, Text, Trace};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -138,6 +138,64 @@ fn is4(ip: &IpAddr) -> bool {
     ip.is_ipv4()
 }
 
+/// `RequestPortsInRange [127.0.0.1 ::1] tcp 0-0`, written when read.
+struct Request {
+    ips: Vec<IpAddr>,
+    proto: Text,
+    start: i32,
+    end: i32,
+}
+
+impl Render for Request {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        out.push_str("RequestPortsInRange [");
+        for (i, ip) in self.ips.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            let _ = write!(out, "{ip}");
+        }
+        let _ = write!(out, "] {} {}-{}", self.proto, self.start, self.end);
+    }
+
+    fn head(&self) -> &'static str {
+        "RequestPortsInRange ["
+    }
+}
+
+/// An allocated port, as the result of a request: `32768`.
+struct Port(u16);
+
+impl Render for Port {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{}", self.0);
+    }
+
+    fn number(&self) -> Option<u64> {
+        Some(self.0.into())
+    }
+}
+
+/// `ReleasePort 0.0.0.0 tcp 32768`, written when read.
+struct Release {
+    ip: IpAddr,
+    proto: Text,
+    port: u16,
+}
+
+impl Render for Release {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "ReleasePort {} {} {}", self.ip, self.proto, self.port);
+    }
+
+    fn head(&self) -> &'static str {
+        "ReleasePort "
+    }
+}
+
 impl PortAllocator {
     /// A fresh allocator for the dynamic range `begin..=end` with the given
     /// kernel-reserved ports (`newInstance` with the range and reserved set
@@ -241,35 +299,39 @@ impl PortAllocator {
         start: i32,
         end: i32,
     ) -> Result<u16, GoError> {
-        let action = format!(
-            "RequestPortsInRange [{}] {proto} {start}-{end}",
-            ips.iter()
-                .map(|ip| ip.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        let action = Request {
+            ips: ips.to_vec(),
+            proto: Text::name(proto),
+            start,
+            end,
+        };
         // Go checks the arguments before taking its lock: no scheduling point.
         let proto = match validate(ips, proto, start, end) {
             Ok(proto) => proto,
             Err(e) => {
                 let r = Err(e);
-                self.emit(who, &action, &r);
+                self.emit(who, action, &r);
                 return r;
             }
         };
-        let _g = sync::lock_at(&self.mu, || format!("{who} {} {action}", self.layer));
+        let _g = sync::lock_at(&self.mu, || {
+            let mut a = String::new();
+            action.render(&mut a);
+            format!("{who} {} {a}", self.layer)
+        });
         let r = self.request_locked(ips, proto, start.into(), end.into());
         // Emitted under the lock, so the trace shows requests in lock order.
-        self.emit(who, &action, &r);
+        self.emit(who, action, &r);
         r
     }
 
-    fn emit(&self, who: &str, action: &str, r: &Result<u16, GoError>) {
+    fn emit(&self, who: &str, action: Request, r: &Result<u16, GoError>) {
         let result = match r {
-            Ok(p) => p.to_string(),
-            Err(e) => format!("error: {e}"),
+            Ok(p) => Text::lazy(Port(*p)),
+            Err(e) => Text::from(format!("error: {e}")),
         };
-        self.trace.emit(who, &self.layer, action, result);
+        self.trace
+            .emit(who, &self.layer, Text::lazy(action), result);
     }
 
     /// The body of `RequestPortsInRange` after `p.mutex.Lock()`.
@@ -405,8 +467,12 @@ impl PortAllocator {
         self.trace.emit(
             who,
             &self.layer,
-            format!("ReleasePort {ip} {proto} {port}"),
-            "",
+            Text::lazy(Release {
+                ip,
+                proto: Text::name(proto),
+                port,
+            }),
+            Text::EMPTY,
         );
     }
 
@@ -757,10 +823,17 @@ mod tests {
                 .unwrap_err();
             p.request_port("c2", None, "tcpp", 0).unwrap_err();
             p.release_port("c1", addrs[0], "tcp", 32768);
-            let lines: Vec<_> = t
+            let lines: Vec<(String, String, String, String)> = t
                 .events()
                 .into_iter()
-                .map(|e| (e.who, e.layer, e.action, e.result))
+                .map(|e| {
+                    (
+                        e.who.into(),
+                        e.layer.into(),
+                        e.action.into(),
+                        e.result.into(),
+                    )
+                })
                 .collect();
             let l = |w: &str, a: &str, r: &str| {
                 (

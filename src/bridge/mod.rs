@@ -29,6 +29,7 @@ use crate::mapper::common::describe_group;
 use crate::mapper::{BridgeHooks, BridgePorts, Env, Policy, PortBinding, PortBindingReq, Proxy};
 use crate::scenario::PublishSpec;
 use crate::sync;
+use crate::trace::Text;
 use sort::{EndpointAddrs, PortBindingMode, to4};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub struct Endpoint {
 /// A daemon's bridge driver and network.
 pub struct Bridge {
     daemon: String,
+    /// Trace layers `d1/bridge` and `d1/proxy`, made once.
+    layers: [String; 2],
     /// `driver.configNetwork`.
     config_network: sync::Mutex<()>,
     /// `bridgeNetwork`'s own mutex (`n.Lock()` in `releasePorts`).
@@ -75,6 +78,10 @@ pub fn user_error(err: &GoError) -> String {
 /// `Mapper` up here (`drvregistry.PortMappers.Get`).
 const PORT_MAPPERS: &[&str] = &["nat", "routed"];
 
+/// The trace's words for `configNetwork` (fixed: no text made per step).
+const LOCK: Text = Text::from_static("lock configNetwork");
+const UNLOCK: Text = Text::from_static("unlock configNetwork");
+
 /// `PortMappers.Get(name)` (`daemon/libnetwork/drvregistry/portmappers.go`).
 fn port_mapper_get(name: &str) -> Result<(), GoError> {
     if PORT_MAPPERS.contains(&name) {
@@ -88,6 +95,7 @@ impl Bridge {
     pub fn new(daemon: &str, lock_enabled: bool, userland_proxy: bool) -> Bridge {
         Bridge {
             daemon: daemon.to_string(),
+            layers: [format!("{daemon}/bridge"), format!("{daemon}/proxy")],
             config_network: sync::Mutex::new(()),
             net_lock: sync::Mutex::new(()),
             lock_enabled,
@@ -98,8 +106,8 @@ impl Bridge {
         }
     }
 
-    fn layer(&self) -> String {
-        format!("{}/bridge", self.daemon)
+    fn layer(&self) -> &str {
+        &self.layers[0]
     }
 
     /// Live bindings per endpoint (checkers); zero-valued slots hold
@@ -168,14 +176,14 @@ impl Bridge {
             let g = sync::lock_at(&self.config_network, || {
                 format!("{who} {} lock configNetwork", self.layer())
             });
-            trace.emit(who, &self.layer(), "lock configNetwork", "");
+            trace.emit(who, self.layer(), LOCK, Text::EMPTY);
             Some(g)
         } else {
             None
         };
         let r = self.program_locked(env, policy, who, ep, PortBindingMode::requested(gw));
         if self.lock_enabled {
-            trace.emit(who, &self.layer(), "unlock configNetwork", "");
+            trace.emit(who, self.layer(), UNLOCK, Text::EMPTY);
         }
         r
     }
@@ -257,7 +265,7 @@ impl Bridge {
         if let Err(e) = self.unmap_pbs(env, policy, who, to_drop.iter().map(Option::as_ref)) {
             env.kernel.trace().emit(
                 who,
-                &self.layer(),
+                self.layer(),
                 format!(
                     "Failed to release port bindings: {}",
                     e.text.replace('\n', "; ")
@@ -351,7 +359,7 @@ impl Bridge {
         let trace = env.kernel.trace();
         let _guard = if self.lock_enabled {
             let g = sync::lock(&self.config_network);
-            trace.emit(who, &self.layer(), "lock configNetwork", "");
+            trace.emit(who, self.layer(), LOCK, Text::EMPTY);
             Some(g)
         } else {
             None
@@ -373,7 +381,7 @@ impl Bridge {
                 .extend(newb.iter().cloned().map(Some));
         }
         if self.lock_enabled {
-            trace.emit(who, &self.layer(), "unlock configNetwork", "");
+            trace.emit(who, self.layer(), UNLOCK, Text::EMPTY);
         }
         r
     }
@@ -395,7 +403,7 @@ impl Bridge {
         let locked = self.lock_enabled && bp.stop_holds_config_network();
         let _guard = if locked {
             let g = sync::lock(&self.config_network);
-            trace.emit(who, &self.layer(), "lock configNetwork", "");
+            trace.emit(who, self.layer(), LOCK, Text::EMPTY);
             Some(g)
         } else {
             None
@@ -412,13 +420,13 @@ impl Bridge {
         if let Err(e) = bp.release_port_bindings(env, self, who, &pbs) {
             trace.emit(
                 who,
-                &self.layer(),
+                self.layer(),
                 format!("release ports: {}", e.text.replace('\n', "; ")),
                 "",
             );
         }
         if locked {
-            trace.emit(who, &self.layer(), "unlock configNetwork", "");
+            trace.emit(who, self.layer(), UNLOCK, Text::EMPTY);
         }
         Ok(())
     }
@@ -525,7 +533,7 @@ impl BridgeHooks for Bridge {
             .set_owner(f.ns, f.sock, &format!("{}/proxy:{who}", self.daemon));
         env.kernel.trace().emit(
             who,
-            &format!("{}/proxy", self.daemon),
+            &self.layers[1],
             format!("start docker-proxy {} with {}", b.go_string(), f.sock),
             "",
         );

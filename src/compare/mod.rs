@@ -258,10 +258,10 @@ pub fn load_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
     let mut out: Vec<Input> = Vec::new();
     for p in paths {
         let sc = crate::scenario::load(p).map_err(|e| e.to_string())?;
-        let key = crate::explore::save::sanitize(&sc.name);
+        let key = crate::explore::save::sanitize(&sc.name, 80);
         if let Some(prev) = out
             .iter()
-            .find(|i| crate::explore::save::sanitize(&i.scenario.name) == key)
+            .find(|i| crate::explore::save::sanitize(&i.scenario.name, 80) == key)
         {
             return Err(format!(
                 "{}: scenario name {:?} is also the name of {} (their schedules would share a file); rename one or compare them separately",

@@ -97,23 +97,6 @@ pub struct CheckReport {
     pub error: Option<String>,
 }
 
-/// Write `body` to `path` through a temporary file in the same folder and
-/// a rename, so that no reader sees half a file; the temporary file is
-/// removed whatever fails.
-fn write_atomic(path: &Path, body: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let r = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
-}
-
 /// `1 execution`, `2 executions`.
 fn executions(n: usize) -> String {
     if n == 1 {
@@ -168,6 +151,8 @@ pub fn explore_for(
         hooks: hooks.clone(),
         verify_determinism: args.verify_determinism,
         kernel,
+        jobs: args.jobs,
+        paranoid: args.paranoid,
         ..Options::default()
     };
     match args.engine {
@@ -259,9 +244,16 @@ pub fn check(
     let saved = match &args.save_outcomes {
         None => Vec::new(),
         Some(dir) => {
-            let (files, saved) = outcomes::files(dir, &sc.name, path, policy.name(), &x.samples);
+            // Exploration records bare choices; one replay each names them.
+            let mut samples = x.samples.clone();
+            for s in samples.values_mut() {
+                s.recorded.named =
+                    super::engine::name_schedule(sc, policy, &s.recorded.schedule)
+                        .map_err(|e| (3, format!("naming an outcome's schedule: {e}")))?;
+            }
+            let (files, saved) = outcomes::files(dir, &sc.name, path, policy.name(), &samples);
             for (f, body) in &files {
-                write_atomic(f, body).map_err(|e| {
+                super::save::write_atomic(f, body).map_err(|e| {
                     (
                         3,
                         format!("{}: cannot write outcome schedule: {e}", f.display()),
@@ -330,9 +322,8 @@ pub fn check(
             saved.len(),
             dir.display(),
             dir.join(format!(
-                "{}-{}-outcomes.txt",
-                outcomes::sanitize(&sc.name, 80),
-                outcomes::sanitize(policy.name(), 40)
+                "{}-outcomes.txt",
+                super::save::stem(&sc.name, policy.name())
             ))
             .display()
         ));
@@ -474,12 +465,7 @@ fn counterexample(
         .map_err(|e| (3, e))?;
     // Expectations describe the scenario's own seed, not this schedule.
     m.report.expectations = None;
-    let file = out.join(format!(
-        "{}-{}-{}.schedule",
-        outcomes::sanitize(&sc.name, 80),
-        outcomes::sanitize(policy.name(), 40),
-        f.property
-    ));
+    let file = super::save::schedule_path(out, &sc.name, policy.name(), f.property);
     let body = super::save::named_body(
         &sc.name,
         path,
@@ -495,7 +481,7 @@ fn counterexample(
         .map(|v| crate::report::story::story(&m.report.trace, v).text());
     m.report.story = story.clone();
     // Everything found is reported whether or not this write works.
-    let write_error = write_atomic(&file, &body)
+    let write_error = super::save::write_atomic(&file, &body)
         .err()
         .map(|e| format!("{}: cannot write schedule: {e}", file.display()));
     let kernel_flag = if kernel == KernelKind::Linux {
@@ -569,25 +555,4 @@ fn violation_text(
         s.push_str(&format!("replay: {}\n", v.replay));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failed_schedule_write_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("portsim-write-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        // The target is a folder: the rename fails after the write.
-        let target = dir.join("x.schedule");
-        std::fs::create_dir_all(target.join("busy")).unwrap();
-        assert!(write_atomic(&target, "t0\n").is_err());
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, [std::ffi::OsString::from("x.schedule")]);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 }

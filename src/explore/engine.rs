@@ -18,7 +18,7 @@ use crate::report::RunReport;
 use crate::scenario::Scenario;
 use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler, UrwRandomScheduler};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A scheduler choice for [`explore`].
@@ -133,6 +133,12 @@ pub struct Options {
     pub continue_after_violation: bool,
     /// The kernel backend every execution runs on.
     pub kernel: KernelKind,
+    /// Worker threads, each with its own shuttle runner (0 or 1: one).
+    /// What comes back is the same for any value.
+    pub jobs: usize,
+    /// Also run the full checks after every step and fail when they
+    /// disagree with the incremental ones.
+    pub paranoid: bool,
 }
 
 impl Options {
@@ -161,6 +167,9 @@ pub struct Exploration {
     pub max_threads: usize,
     /// Most scheduling decisions in one execution.
     pub max_steps: usize,
+    /// Scheduling decisions over all executions (the benchmark's steps
+    /// per execution).
+    pub total_steps: usize,
     /// Per container, the executions in which its start failed.
     pub failed_starts: BTreeMap<String, usize>,
     /// The first violation of a wanted property.
@@ -186,6 +195,7 @@ impl Exploration {
         self.outcomes.extend(o.outcomes);
         self.max_threads = self.max_threads.max(o.max_threads);
         self.max_steps = self.max_steps.max(o.max_steps);
+        self.total_steps += o.total_steps;
         self.coverage.merge(&o.coverage);
         for (c, n) in o.failed_starts {
             *self.failed_starts.entry(c).or_default() += n;
@@ -212,28 +222,95 @@ fn config() -> shuttle::Config {
 
 /// An outcome: each start's summary and the violated properties.
 pub fn signature(r: &RunReport) -> String {
-    let starts: Vec<String> = r
-        .starts
-        .iter()
-        .map(|s| format!("{}={}", s.container, s.summary()))
-        .collect();
-    let bad: Vec<&str> = r
+    let bad: Vec<Property> = r
         .properties
         .iter()
         .filter(|p| !p.holds)
-        .map(|p| p.property.name())
+        .map(|p| p.property)
         .collect();
+    signature_of(&r.starts, &bad)
+}
+
+/// [`signature`] from its parts: `c1=ok 32768 c2=error: ... | violated: convergence`.
+fn signature_of(starts: &[crate::world::StartOutcome], violated: &[Property]) -> String {
+    let starts: Vec<String> = starts
+        .iter()
+        .map(|s| format!("{}={}", s.container, s.summary()))
+        .collect();
+    let bad: Vec<&str> = violated.iter().map(|p| p.name()).collect();
     format!("{} | violated: {}", starts.join(" "), bad.join(","))
 }
 
+/// What one execution hands the harvest: its outcome, the containers
+/// whose start failed, its coverage and its violated properties always;
+/// the whole report only when the harvest keeps it (a property's first
+/// violation, a new outcome's sample, a replay to compare). Building a
+/// report copies the trace and renders its text, which most executions
+/// never need.
+struct Done {
+    signature: String,
+    failed: Vec<String>,
+    reached: crate::coverage::Reached,
+    violated: Vec<Property>,
+    report: Option<RunReport>,
+}
+
+impl Done {
+    fn report(&self) -> RunReport {
+        self.report
+            .clone()
+            .expect("the harvest asked for this report")
+    }
+}
+
+/// Run one world inside the current execution and summarize it for the
+/// harvest (which says whether it wants the report).
+fn summarize(
+    sc: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    options: &Options,
+    label: &str,
+    harvest: &Mutex<Harvest>,
+) -> Result<Done, String> {
+    let kind = options.kernel;
+    let w = super::run_world(sc, policy, kind, options.paranoid)?;
+    let starts: Vec<crate::world::StartOutcome> = crate::sync::state(&w.outcomes)
+        .iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let violated: Vec<Property> = crate::check::Checker::of(&w)
+        .expect("run_world installs a checker")
+        .verdicts()
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(p, _)| p)
+        .collect();
+    let signature = signature_of(&starts, &violated);
+    let mut reached = crate::coverage::Reached::default();
+    w.trace
+        .with_events(&mut |evs| reached = crate::coverage::observe(sc, evs));
+    let keep = crate::sync::state(harvest).wants_report(&signature, &violated);
+    Ok(Done {
+        failed: starts
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| s.container.clone())
+            .collect(),
+        report: keep.then(|| RunReport::from_world(&w, crate::sync::ENGINE, kind.name(), label)),
+        signature,
+        reached,
+        violated,
+    })
+}
+
 /// Per-execution bookkeeping shared by the runner's closure and the
-/// recorder: the report of the execution that just ran waits here until
+/// recorder: the summary of the execution that just ran waits here until
 /// its recorded choices are complete.
 struct Harvest {
-    scenario: Arc<Scenario>,
     options: Options,
     label: String,
-    pending: Option<Result<RunReport, String>>,
+    pending: Option<Result<Done, String>>,
     result: Exploration,
     error: Option<String>,
 }
@@ -241,7 +318,7 @@ struct Harvest {
 /// `--verify-determinism` state: the execution waiting for its replay.
 struct Verify {
     /// The explored execution (its choices and report) while its replay runs.
-    first: Option<(Recorded, Option<Result<RunReport, String>>)>,
+    first: Option<(Recorded, Option<Result<Done, String>>)>,
     replay_log: Log,
     replay: Option<Replayer>,
 }
@@ -266,14 +343,14 @@ pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
 impl Verify {
     /// Compare the explored execution with its replay.
     fn compare(
-        first: &Option<Result<RunReport, String>>,
-        again: &Option<Result<RunReport, String>>,
+        first: &Option<Result<Done, String>>,
+        again: &Option<Result<Done, String>>,
         rec: &Recorded,
         replayed: &Recorded,
         execution: usize,
     ) -> Result<(), String> {
-        let text = |r: &Option<Result<RunReport, String>>| match r {
-            Some(Ok(r)) => r.text(),
+        let text = |r: &Option<Result<Done, String>>| match r {
+            Some(Ok(d)) => d.report().text(),
             Some(Err(e)) => format!("error: {e}"),
             None => "(no report)".to_string(),
         };
@@ -300,10 +377,21 @@ impl Verify {
 }
 
 impl Harvest {
+    /// Does the execution with this outcome need its whole report?
+    fn wants_report(&self, signature: &str, violated: &[Property]) -> bool {
+        let x = &self.result;
+        self.options.verify_determinism
+            || (self.options.samples && !x.samples.contains_key(signature))
+            || violated.iter().any(|p| {
+                self.options.property.is_none_or(|w| w == *p)
+                    && x.failures.iter().all(|f| f.property != *p)
+            })
+    }
+
     fn absorb(&mut self, rec: Recorded, stop: &Mutex<bool>) {
         let Some(r) = self.pending.take() else { return };
-        let report = match r {
-            Ok(r) => r,
+        let done = match r {
+            Ok(d) => d,
             Err(e) => {
                 self.error = Some(e);
                 *crate::sync::state(stop) = true;
@@ -313,31 +401,34 @@ impl Harvest {
         let x = &mut self.result;
         x.executions += 1;
         x.max_threads = x.max_threads.max(rec.threads);
-        x.max_steps = x.max_steps.max(rec.schedule.tasks().count());
-        for s in report.starts.iter().filter(|s| !s.ok) {
-            *x.failed_starts.entry(s.container.clone()).or_default() += 1;
+        let steps = rec.schedule.tasks().count();
+        x.max_steps = x.max_steps.max(steps);
+        x.total_steps += steps;
+        for c in &done.failed {
+            *x.failed_starts.entry(c.clone()).or_default() += 1;
         }
-        x.coverage
-            .add(&crate::coverage::observe(&self.scenario, &report.trace));
-        let sig = signature(&report);
-        if self.options.samples && !x.samples.contains_key(&sig) {
+        x.coverage.add(&done.reached);
+        let sig = &done.signature;
+        if self.options.samples && !x.samples.contains_key(sig) {
             x.samples.insert(
                 sig.clone(),
                 Sample {
                     execution: x.executions,
                     found_by: self.label.clone(),
                     recorded: rec.clone(),
-                    report: report.clone(),
+                    report: done.report(),
                 },
             );
         }
-        x.outcomes.insert(sig);
+        if !x.outcomes.contains(sig) {
+            x.outcomes.insert(sig.clone());
+        }
         let wanted = self.options.wanted();
-        for p in report.properties.iter().filter(|p| !p.holds) {
-            if wanted.contains(&p.property) && x.failures.iter().all(|f| f.property != p.property) {
+        for &p in &done.violated {
+            if wanted.contains(&p) && x.failures.iter().all(|f| f.property != p) {
                 x.failures.push(Failure {
-                    property: p.property,
-                    report: report.clone(),
+                    property: p,
+                    report: done.report(),
                     recorded: rec.clone(),
                     execution: x.executions,
                     found_by: self.label.clone(),
@@ -446,11 +537,9 @@ fn run_harvest<S: Scheduler + 'static>(
     label: String,
     options: &Options,
 ) -> Result<Exploration, String> {
-    let kind = options.kernel;
     let log: Log = Arc::new(Mutex::new(Recorded::default()));
     let stop = Arc::new(Mutex::new(false));
     let harvest = Arc::new(Mutex::new(Harvest {
-        scenario: scenario.clone(),
         options: options.clone(),
         label: label.clone(),
         pending: None,
@@ -470,8 +559,9 @@ fn run_harvest<S: Scheduler + 'static>(
     };
     let sc = scenario.clone();
     let h2 = harvest.clone();
+    let o2 = options.clone();
     shuttle::Runner::new(h, config()).run(move || {
-        let r = execute(&sc, policy, kind, &label);
+        let r = summarize(&sc, policy, &o2, &label, &h2);
         crate::sync::state(&h2).pending = Some(r);
     });
     let rec = crate::sync::state(&log).clone();
@@ -483,6 +573,20 @@ fn run_harvest<S: Scheduler + 'static>(
         return Err(e);
     }
     Ok(std::mem::take(&mut hv.result))
+}
+
+/// Run every execution `sched` hands out, never stopping at a violation
+/// (the benchmark's entry point: one job, the simulated kernel).
+pub fn run_executions<S: Scheduler + 'static>(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    sched: S,
+) -> Result<Exploration, String> {
+    let options = Options {
+        continue_after_violation: true,
+        ..Options::default()
+    };
+    run_harvest(scenario, policy, sched, "bench".to_string(), &options)
 }
 
 /// Does the scenario have a concurrent step (more than one interleaving)?
@@ -516,7 +620,10 @@ pub fn explore(
 }
 
 /// [`explore`] with [`Options`]: which properties to look for, whether to
-/// go on after the first violation, whether to keep outcome samples.
+/// go on after the first violation, whether to keep outcome samples, how
+/// many jobs. A budget above [`MIN_CHUNK`] executions is cut into the
+/// chunks of [`chunk_plan`] (DFS, one systematic walk, never is) and run
+/// as [`run_units`] runs a portfolio.
 pub fn explore_with(
     scenario: &Arc<Scenario>,
     policy: &'static dyn Policy,
@@ -537,6 +644,179 @@ pub fn explore_with(
         );
     }
     let label = format!("{} seed {seed}", engine.describe());
+    if engine == EngineKind::Dfs {
+        return run_unit(scenario, policy, engine, iterations, seed, label, options);
+    }
+    let plan = chunk_plan(engine, iterations, seed);
+    run_units(scenario, policy, &plan, |_| label.clone(), options).map(|(x, _)| x)
+}
+
+/// Executions per chunk of a budget: a function of the budget only, never
+/// of `--jobs`, so every job count explores the same executions.
+pub fn chunk_size(iterations: usize) -> usize {
+    iterations.div_ceil(CHUNKS).max(MIN_CHUNK)
+}
+
+/// Chunks a large budget is cut into.
+const CHUNKS: usize = 32;
+
+/// The smallest chunk. A budget up to this size is one chunk, explored
+/// exactly as one seeded scheduler explores it (so `check` finds what it
+/// found before `--jobs`, e.g. stale-bindings at PCT seed 6, execution
+/// 1 996).
+pub const MIN_CHUNK: usize = 2000;
+
+/// The seed of chunk `k`: chunk 0 keeps the user's seed (its executions
+/// are those of one scheduler seeded with it); the others mix the chunk
+/// number in (splitmix64).
+pub fn chunk_seed(seed: u64, k: usize) -> u64 {
+    if k == 0 {
+        return seed;
+    }
+    let mut z = seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A budget of one engine as independent runs: chunk `k` is the engine's
+/// scheduler seeded with [`chunk_seed`]`(seed, k)`, [`chunk_size`]
+/// executions each (the last takes what is left).
+pub fn chunk_plan(engine: EngineKind, iterations: usize, seed: u64) -> Vec<PortfolioRun> {
+    let iterations = iterations.max(1);
+    let chunk = chunk_size(iterations);
+    (0..iterations.div_ceil(chunk))
+        .map(|k| PortfolioRun {
+            engine,
+            seed: chunk_seed(seed, k),
+            iterations: chunk.min(iterations - k * chunk),
+        })
+        .collect()
+}
+
+/// Has the merged exploration seen enough (the first violation, or every
+/// wanted property violated)?
+fn satisfied(x: &Exploration, options: &Options) -> bool {
+    (options.first_only && !x.failures.is_empty()) || x.failures.len() == options.wanted().len()
+}
+
+/// Run independent runs (a portfolio, or a budget's chunks) on
+/// `options.jobs` threads, one shuttle runner each, and merge them in
+/// list order, stopping after the first run with which the merged result
+/// is [`satisfied`]. Each run's result depends on nothing but its own
+/// engine, seed and budget, so what comes back (counts, outcomes,
+/// coverage, each property's first violation and its execution number)
+/// is the same for any number of jobs and any timing: more jobs only run
+/// some later runs for nothing. Returns each merged run with the
+/// executions it made.
+pub fn run_units(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    plan: &[PortfolioRun],
+    label: impl Fn(&PortfolioRun) -> String + Sync,
+    options: &Options,
+) -> Result<(Exploration, Vec<(PortfolioRun, usize)>), String> {
+    let unit = |run: &PortfolioRun, hooks: Hooks| {
+        let o = Options {
+            hooks,
+            ..options.clone()
+        };
+        run_unit(
+            scenario,
+            policy,
+            run.engine,
+            run.iterations,
+            run.seed,
+            label(run),
+            &o,
+        )
+    };
+    let mut total = Exploration::default();
+    let mut per = Vec::new();
+    let jobs = options.jobs.clamp(1, plan.len().max(1));
+    if jobs == 1 {
+        for run in plan {
+            if options.hooks.cancelled() {
+                break;
+            }
+            let hooks = options.hooks.offset(total.executions, total.failures.len());
+            let x = unit(run, hooks)?;
+            per.push((*run, x.executions));
+            total.append(x);
+            if satisfied(&total, options) {
+                break;
+            }
+        }
+        return Ok((total, per));
+    }
+    // The lowest run index known to end the merge (a run satisfied on its
+    // own, or failed): no worker starts a run after it.
+    let cut = AtomicUsize::new(usize::MAX);
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<Exploration, String>>>> =
+        plan.iter().map(|_| Mutex::new(None)).collect();
+    // Progress counts every execution of every job (on a terminal only:
+    // it reaches no output).
+    let hooks = Hooks {
+        cancel: options.hooks.cancel.clone(),
+        progress: options.hooks.progress.clone().map(|f| {
+            let done = Arc::new(AtomicUsize::new(0));
+            let seen = Arc::new(AtomicUsize::new(0));
+            Arc::new(move |p: Progress| {
+                let executions = done.fetch_add(1, Ordering::Relaxed) + 1;
+                let violations = seen
+                    .fetch_max(p.violations, Ordering::Relaxed)
+                    .max(p.violations);
+                f(Progress {
+                    executions,
+                    violations,
+                })
+            }) as Arc<dyn Fn(Progress) + Send + Sync>
+        }),
+    };
+    let work = || {
+        loop {
+            let k = next.fetch_add(1, Ordering::SeqCst);
+            if k >= plan.len() || k > cut.load(Ordering::SeqCst) || options.hooks.cancelled() {
+                break;
+            }
+            let r = unit(&plan[k], hooks.clone());
+            if r.as_ref().map_or(true, |x| satisfied(x, options)) {
+                cut.fetch_min(k, Ordering::SeqCst);
+            }
+            *crate::sync::state(&results[k]) = Some(r);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(work);
+        }
+    });
+    for (run, r) in plan.iter().zip(results) {
+        let Some(r) = r.into_inner().unwrap_or_else(|e| e.into_inner()) else {
+            break;
+        };
+        let x = r?;
+        per.push((*run, x.executions));
+        total.append(x);
+        if satisfied(&total, options) {
+            break;
+        }
+    }
+    Ok((total, per))
+}
+
+/// One run of one engine: `iterations` executions of its scheduler seeded
+/// with `seed`.
+fn run_unit(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    engine: EngineKind,
+    iterations: usize,
+    seed: u64,
+    label: String,
+    options: &Options,
+) -> Result<Exploration, String> {
     match engine {
         EngineKind::Random => run_harvest(
             scenario,
@@ -660,23 +940,13 @@ pub fn explore_portfolio(
         total.append(x);
         return Ok((total, per));
     }
-    let wanted = options.wanted().len();
-    for run in portfolio_plan(iterations, seed) {
-        if options.hooks.cancelled() {
-            break;
-        }
-        let o = Options {
-            hooks: options.hooks.offset(total.executions, total.failures.len()),
-            ..options.clone()
-        };
-        let x = explore_with(scenario, policy, run.engine, run.iterations, run.seed, &o)?;
-        per.push((run, x.executions));
-        total.append(x);
-        if (options.first_only && !total.failures.is_empty()) || total.failures.len() == wanted {
-            break;
-        }
-    }
-    Ok((total, per))
+    run_units(
+        scenario,
+        policy,
+        &portfolio_plan(iterations, seed),
+        |run| format!("{} seed {}", run.engine.describe(), run.seed),
+        options,
+    )
 }
 
 /// One deterministic execution under shuttle's random scheduler seeded

@@ -21,6 +21,7 @@ pub mod schedule;
 #[cfg(all(not(loom), feature = "os-threads"))]
 pub mod stress;
 
+use crate::check::Checker;
 use crate::kernel::Net;
 use crate::mapper::Policy;
 use crate::report::RunReport;
@@ -85,6 +86,20 @@ pub fn linux_refusal(scenario: &Scenario) -> Option<String> {
     (!bad.is_empty()).then(|| format!("it names non-loopback addresses ({})", bad.join(", ")))
 }
 
+impl World {
+    /// Build the world for `scenario` on `net`, checked by a fresh
+    /// [`Checker`] (the engines' world; [`World::build_with`] takes any
+    /// monitor). Defined here, above both, so that `world` never names
+    /// `check`.
+    pub fn build(
+        scenario: Arc<Scenario>,
+        policy: &'static dyn Policy,
+        net: Arc<dyn Net>,
+    ) -> Result<Arc<World>, String> {
+        World::build_with(scenario, policy, net, Arc::new(Checker::new()))
+    }
+}
+
 /// Build the world and run it; call inside an engine execution.
 pub fn execute(
     scenario: &Arc<Scenario>,
@@ -92,15 +107,54 @@ pub fn execute(
     kind: KernelKind,
     schedule: &str,
 ) -> Result<RunReport, String> {
-    let net = make_net(kind)?;
-    let world = World::build(scenario.clone(), policy, net)?;
-    world.run();
+    execute_checked(scenario, policy, kind, schedule, false)
+}
+
+/// [`execute`]; with `paranoid`, the full checks also run after every
+/// step, and a disagreement with the incremental ones is an error.
+pub fn execute_checked(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    kind: KernelKind,
+    schedule: &str,
+    paranoid: bool,
+) -> Result<RunReport, String> {
+    let world = run_world(scenario, policy, kind, paranoid)?;
     Ok(RunReport::from_world(
         &world,
         crate::sync::ENGINE,
         kind.name(),
         schedule,
     ))
+}
+
+/// Build the world and run it, leaving the report to the caller (an
+/// exploration builds one only for the executions it keeps). With
+/// `paranoid` the world's checker also runs the full checks after every
+/// step; a disagreement with the incremental ones is an Err whose first
+/// line names the scenario, the policy and the step.
+pub fn run_world(
+    scenario: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    kind: KernelKind,
+    paranoid: bool,
+) -> Result<Arc<World>, String> {
+    let net = make_net(kind)?;
+    let checker = if paranoid {
+        Checker::paranoid()
+    } else {
+        Checker::new()
+    };
+    let world = World::build_with(scenario.clone(), policy, net, Arc::new(checker))?;
+    world.run();
+    if let Some(d) = Checker::of(&world).and_then(Checker::disagreement) {
+        return Err(format!(
+            "--paranoid: {} under {}: {d}",
+            scenario.name,
+            policy.name()
+        ));
+    }
+    Ok(world)
 }
 
 #[cfg(all(not(loom), not(feature = "os-threads")))]

@@ -4,37 +4,17 @@
 //! here" with `portsim run --schedule FILE`.
 //!
 //! File names come from the scenario's content (its name, container
-//! names, outcomes), so they are sanitized: only `[A-Za-z0-9._-]`, no
-//! leading dot, bounded length, and a hash of the full outcome text keeps
-//! two outcomes that sanitize alike apart. The same exploration writes the
-//! same files with the same bytes.
+//! names, outcomes), so they are sanitized ([`super::save::sanitize`]),
+//! and a hash of the full outcome text keeps two outcomes that sanitize
+//! alike apart. Schedules are version 2 (named steps, see
+//! `super::schedule`), so they survive a change that adds or removes a
+//! scheduling point elsewhere. The same exploration writes the same files
+//! with the same bytes.
 
 use super::engine::Sample;
+use super::save::{sanitize, stem};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// A file-name component: `[A-Za-z0-9._-]` only (anything else becomes
-/// `_`), no leading `.` or `-`, at most `max` characters, never empty.
-pub fn sanitize(s: &str, max: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(max)
-        .collect();
-    while out.starts_with('.') || out.starts_with('-') {
-        out.replace_range(0..1, "_");
-    }
-    if out.is_empty() {
-        out.push('_');
-    }
-    out
-}
 
 /// FNV-1a 64 of `s`, as 8 hex digits (the low 32 bits).
 fn short_hash(s: &str) -> String {
@@ -99,7 +79,7 @@ pub fn files(
     policy: &str,
     samples: &BTreeMap<String, Sample>,
 ) -> (Vec<(PathBuf, String)>, Vec<Saved>) {
-    let stem = format!("{}-{}", sanitize(scenario, 80), sanitize(policy, 40));
+    let stem = stem(scenario, policy);
     let width = samples.len().to_string().len().max(2);
     let mut out = Vec::new();
     let mut saved = Vec::new();
@@ -112,14 +92,20 @@ pub fn files(
         let base = format!("{stem}-outcome-{:0width$}-{}", i + 1, slug(sig, &s.report));
         let sched = dir.join(format!("{base}.schedule"));
         let trace = dir.join(format!("{base}.trace"));
-        let body = format!(
-            "# portsim schedule: scenario {scenario} ({}), policy {policy}\n# outcome: {}\n# found by {}, execution {}; not minimized\n{}",
-            scenario_path.display(),
-            sig.replace('\n', " "),
-            s.found_by,
-            s.execution,
-            s.recorded.schedule.to_text()
-        );
+        let one_line = |t: &str| t.replace(['\n', '\r'], " ");
+        let body = s.recorded.named.to_text(&[
+            format!(
+                "scenario {} ({}), policy {policy}",
+                one_line(scenario),
+                one_line(&scenario_path.display().to_string())
+            ),
+            format!("outcome: {}", one_line(sig)),
+            format!(
+                "found by {}, execution {}; not minimized",
+                one_line(&s.found_by),
+                s.execution
+            ),
+        ]);
         index.push_str(&format!(
             "{}\n  outcome: {}\n  replay: portsim run {} --policy {policy} --schedule {}\n",
             sched.display(),
@@ -144,44 +130,6 @@ pub fn files(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn components_never_leave_the_folder() {
-        for (name, want) in [
-            ("issue-53153", "issue-53153"),
-            ("../escaped", "_._escaped"),
-            ("..", "_."),
-            (".", "_"),
-            ("", "_"),
-            ("/etc/passwd", "_etc_passwd"),
-            ("a\\b", "a_b"),
-            ("dé jà", "d__j_"),
-            ("a\0b", "a_b"),
-            ("C:x", "C_x"),
-        ] {
-            assert_eq!(sanitize(name, 100), want, "{name:?}");
-        }
-        let dir = std::path::Path::new("/out");
-        for name in ["../x", "..", "a/../../b", "/abs", "x/.."] {
-            let p = dir.join(sanitize(name, 100));
-            assert_eq!(p.parent(), Some(dir), "{name:?} -> {}", p.display());
-            assert!(
-                p.components()
-                    .all(|c| !matches!(c, std::path::Component::ParentDir)),
-                "{name:?}"
-            );
-        }
-        assert_eq!(sanitize(&"x".repeat(500), 100).len(), 100);
-    }
-
-    #[test]
-    fn names_never_escape_the_folder() {
-        assert_eq!(sanitize("../escaped", 80), "_._escaped");
-        assert_eq!(sanitize("a/b\\c d:é", 80), "a_b_c_d__");
-        assert_eq!(sanitize("", 80), "_");
-        assert_eq!(sanitize("-rf", 80), "_rf");
-        assert_eq!(sanitize("abcdef", 3), "abc");
-    }
 
     #[test]
     fn the_hash_tells_apart_outcomes_that_sanitize_alike() {

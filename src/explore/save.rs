@@ -12,39 +12,41 @@ use super::schedule::NamedSchedule;
 use crate::check::Property;
 use std::path::{Path, PathBuf};
 
-/// Longest sanitized name component, in bytes.
-const MAX_COMPONENT: usize = 80;
-
-/// One path component made from untrusted text: every character outside
-/// `[A-Za-z0-9._-]` becomes `_`, a leading `.` (hidden files, `..`) gets a
-/// `_` in front, an empty name becomes `_`, and it is cut to 80 bytes. The
-/// result never contains a separator and is never `.` or `..`.
-pub fn sanitize(name: &str) -> String {
-    let mut s: String = name
+/// One path component made from untrusted text (a scenario's `name`
+/// comes from file content): every character outside `[A-Za-z0-9._-]`
+/// becomes `_`, at most `max` characters, a leading `.` or `-` becomes
+/// `_` (no hidden file, no `..`, no flag), never empty. The result never
+/// contains a separator and is never `.` or `..`.
+pub fn sanitize(s: &str, max: usize) -> String {
+    let mut out: String = s
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
                 c
             } else {
                 '_'
             }
         })
+        .take(max)
         .collect();
-    if s.is_empty() || s.starts_with('.') {
-        s.insert(0, '_');
+    while out.starts_with('.') || out.starts_with('-') {
+        out.replace_range(0..1, "_");
     }
-    s.truncate(MAX_COMPONENT);
-    s
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// `SCENARIO-POLICY`, each part sanitized: the stem of every file
+/// `check` and `compare` write for one scenario and policy.
+pub fn stem(scenario: &str, policy: &str) -> String {
+    format!("{}-{}", sanitize(scenario, 80), sanitize(policy, 40))
 }
 
 /// `SCENARIO-POLICY-PROPERTY.schedule`, each part sanitized.
 pub fn file_name(scenario: &str, policy: &str, property: Property) -> String {
-    format!(
-        "{}-{}-{}.schedule",
-        sanitize(scenario),
-        sanitize(policy),
-        property.name()
-    )
+    format!("{}-{}.schedule", stem(scenario, policy), property.name())
 }
 
 /// Where a counterexample's schedule goes under `dir`.
@@ -80,15 +82,21 @@ pub fn named_body(
     ])
 }
 
-/// Write `body` to `path` through a temporary file in the same directory,
-/// creating the directory if needed.
+/// Write `body` to `path` through a temporary file in the same folder
+/// (`PATH.tmp`) and a rename, creating the folder if needed, so that no
+/// reader sees half a file; the temporary file is removed whatever fails.
 pub fn write_atomic(path: &Path, body: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("schedule.tmp");
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(&tmp, path)
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let r = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
 }
 
 #[cfg(test)]
@@ -99,24 +107,33 @@ mod tests {
     fn names_from_file_content_never_leave_the_directory() {
         for (raw, want) in [
             ("issue-53153", "issue-53153"),
-            ("../../etc/passwd", "_.._.._etc_passwd"),
-            ("..", "_.."),
-            (".hidden", "_.hidden"),
+            ("../../etc/passwd", "_._.._etc_passwd"),
+            ("../escaped", "_._escaped"),
+            ("..", "_."),
+            (".", "_"),
+            (".hidden", "_hidden"),
+            ("-rf", "_rf"),
             ("", "_"),
             ("a/b\\c d\n", "a_b_c_d_"),
+            ("a\0b", "a_b"),
+            ("C:x", "C_x"),
             ("ünï", "_n_"),
         ] {
-            assert_eq!(sanitize(raw), want, "{raw:?}");
+            assert_eq!(sanitize(raw, 80), want, "{raw:?}");
         }
-        let long = "x".repeat(500);
-        assert_eq!(sanitize(&long).len(), MAX_COMPONENT);
+        for name in ["../x", "..", "a/../../b", "/abs", "x/.."] {
+            let p = Path::new("/out").join(sanitize(name, 80));
+            assert_eq!(p.parent(), Some(Path::new("/out")), "{name:?}");
+        }
+        assert_eq!(sanitize(&"x".repeat(500), 80).len(), 80);
+        assert_eq!(sanitize("abcdef", 3), "abc");
         let p = schedule_path(
             Path::new("out"),
             "../x/y",
             "pr-52927",
             Property::Convergence,
         );
-        assert_eq!(p, Path::new("out/_.._x_y-pr-52927-convergence.schedule"));
+        assert_eq!(p, Path::new("out/_._x_y-pr-52927-convergence.schedule"));
         assert_eq!(p.parent(), Some(Path::new("out")));
     }
 
@@ -151,5 +168,21 @@ mod tests {
             super::super::schedule::parse_file(&b),
             Ok(super::super::schedule::ScheduleFile::V2(named))
         );
+    }
+
+    #[test]
+    fn a_failed_schedule_write_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("portsim-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // The target is a folder: the rename fails after the write.
+        let target = dir.join("x.schedule");
+        std::fs::create_dir_all(target.join("busy")).unwrap();
+        assert!(write_atomic(&target, "t0\n").is_err());
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("x.schedule")]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -660,7 +660,7 @@ impl Replayer {
                 .filter(|(_, l)| actor_of(l) == actor)
                 .map(|(_, l)| l)
                 .collect();
-            let at_step = matches!(&want, Step::Run(w) if mine.iter().any(|l| *l == w));
+            let at_step = matches!(&want, Step::Run(w) if mine.contains(&w));
             let ended = !mine.is_empty() && mine.iter().all(|l| is_end(l, &actor));
             if !at_step && (ended || mine.iter().any(|l| ahead(l, i + 1))) {
                 done[i] = true;

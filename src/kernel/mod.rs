@@ -16,7 +16,7 @@ pub mod rule_table;
 pub mod sim;
 
 use crate::sync;
-use crate::trace::Trace;
+use crate::trace::{Render, Text, Trace};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -273,6 +273,41 @@ pub struct Kernel {
     ns_locks: Vec<sync::Mutex<()>>,
     state: std::sync::Mutex<KernelState>,
     trace: Arc<Trace>,
+    /// Each namespace's trace layer (`host`, `d1/child`): made once.
+    layers: Vec<String>,
+}
+
+/// The words of a syscall's trace line, written only when the trace is
+/// read (the same bytes the eager `format!` wrote).
+enum Syscall {
+    /// `bind tcp 0.0.0.0:80 RA`, with ` (port 0)` for an ephemeral bind.
+    Bind(BindReq, bool),
+    Listen(SockId),
+    Close(SockId),
+    /// The result of a successful bind: `ok s3`.
+    Opened(SockId),
+}
+
+impl Render for Syscall {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = match self {
+            Syscall::Bind(r, false) => write!(out, "bind {}", r.describe()),
+            Syscall::Bind(r, true) => write!(out, "bind {} (port 0)", r.describe()),
+            Syscall::Listen(id) => write!(out, "listen {id}"),
+            Syscall::Close(id) => write!(out, "close {id}"),
+            Syscall::Opened(id) => write!(out, "ok {id}"),
+        };
+    }
+
+    fn head(&self) -> &'static str {
+        match self {
+            Syscall::Bind(..) => "bind ",
+            Syscall::Listen(_) => "listen s",
+            Syscall::Close(_) => "close s",
+            Syscall::Opened(_) => "ok s",
+        }
+    }
 }
 
 #[derive(Default)]
@@ -292,6 +327,7 @@ impl Kernel {
             ns_locks: cfgs.iter().map(|_| sync::Mutex::new(())).collect(),
             state: std::sync::Mutex::new(KernelState::default()),
             trace,
+            layers: (0..cfgs.len()).map(|i| Self::layer(NsId(i))).collect(),
         })
     }
 
@@ -337,18 +373,18 @@ impl Kernel {
                     .insert((ns, id), owner.to_string());
                 self.trace.emit(
                     who,
-                    &Self::layer(ns),
-                    format!("bind {}", req.describe()),
-                    format!("ok {id}"),
+                    &self.layers[ns.0],
+                    Text::lazy(Syscall::Bind(*req, false)),
+                    Text::lazy(Syscall::Opened(id)),
                 );
                 Ok(id)
             }
             Err(e) => {
                 self.trace.emit(
                     who,
-                    &Self::layer(ns),
-                    format!("bind {}", req.describe()),
-                    e.name(),
+                    &self.layers[ns.0],
+                    Text::lazy(Syscall::Bind(*req, false)),
+                    Text::from_static(e.name()),
                 );
                 Err(e)
             }
@@ -400,9 +436,9 @@ impl Kernel {
             let shown = BindReq { port: 0, ..*req };
             self.trace.emit(
                 who,
-                &Self::layer(ns),
-                format!("bind {} (port 0)", shown.describe()),
-                Errno::EADDRINUSE.name(),
+                &self.layers[ns.0],
+                Text::lazy(Syscall::Bind(shown, true)),
+                Text::from_static(Errno::EADDRINUSE.name()),
             );
             return Err(Errno::EADDRINUSE);
         };
@@ -418,14 +454,14 @@ impl Kernel {
                 sync::state(&self.state)
                     .owners
                     .insert((ns, id), owner.to_string());
-                format!("ok {id}")
+                Text::lazy(Syscall::Opened(id))
             }
-            Err(e) => e.name().to_string(),
+            Err(e) => Text::from_static(e.name()),
         };
         self.trace.emit(
             who,
-            &Self::layer(ns),
-            format!("bind {} (port 0)", at.describe()),
+            &self.layers[ns.0],
+            Text::lazy(Syscall::Bind(at, true)),
             result,
         );
         r.map(|()| (id, port))
@@ -439,9 +475,9 @@ impl Kernel {
         let r = self.net.listen(ns, id);
         self.trace.emit(
             who,
-            &Self::layer(ns),
-            format!("listen {id}"),
-            result_text(&r),
+            &self.layers[ns.0],
+            Text::lazy(Syscall::Listen(id)),
+            Text::from_static(result_text(&r)),
         );
         r
     }
@@ -457,9 +493,9 @@ impl Kernel {
         }
         self.trace.emit(
             who,
-            &Self::layer(ns),
-            format!("close {id}"),
-            result_text(&r),
+            &self.layers[ns.0],
+            Text::lazy(Syscall::Close(id)),
+            Text::from_static(result_text(&r)),
         );
         r
     }
@@ -600,10 +636,10 @@ pub fn ephemeral_scan(
     }
 }
 
-fn result_text(r: &Result<(), Errno>) -> String {
+fn result_text(r: &Result<(), Errno>) -> &'static str {
     match r {
-        Ok(()) => "ok".to_string(),
-        Err(e) => e.name().to_string(),
+        Ok(()) => "ok",
+        Err(e) => e.name(),
     }
 }
 

@@ -136,6 +136,8 @@ pub fn make_bindings(
 /// order; an unsupported protocol marks the binding and continues, any
 /// other error stops at once (earlier bindings keep their registration).
 pub fn config_port_driver(env: &Env, who: &str, pbs: &mut [PortBinding]) -> Result<(), GoError> {
+    // Go's `for i := range pbs`, kept: the body reads and writes pbs[i].
+    #[allow(clippy::needless_range_loop)]
     for i in 0..pbs.len() {
         let Some(pdc) = env.pdc else { continue };
         if pbs[i].host_port == 0 {

@@ -390,7 +390,7 @@ fn bind_tcp_or_udp(
 
 /// A warning of the bridge driver's port code (there is no nat mapper at
 /// v28.5.2), on its trace layer.
-fn log(env: &Env, who: &str, text: impl Into<String>) {
+fn log(env: &Env, who: &str, text: impl Into<crate::trace::Text>) {
     env.kernel
         .trace()
         .emit(who, &format!("{}/bridge", env.daemon), text, "");

@@ -100,7 +100,10 @@ pub fn map_ports(
                 Err(e) if is_addr_in_use(&e) => Err(Collision::Retry(e)),
                 Err(e) => Err(Collision::Fatal(e)),
                 Ok(()) => match bind_children(env, who, owner, &addrs, key.0, port, attempt) {
-                    Ok(socks) => Ok(attach(env, bindings, &socks)),
+                    Ok(socks) => {
+                        attach(env, bindings, &socks);
+                        Ok(())
+                    }
                     Err((e, Errno::EADDRINUSE)) => Err(Collision::Retry(e)),
                     Err((e, _)) => Err(Collision::Fatal(e)),
                 },

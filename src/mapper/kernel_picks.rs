@@ -139,10 +139,7 @@ fn map_ports(
             attempt_b[0].port_driver_remove = Some(rm);
             // 2. The other host IPs at P. Until the reservation is taken the
             // attempt is undone here, never by the deferred cleanup.
-            let err = match config_port_driver(env, who, &mut attempt_b[1..]) {
-                Err(e) => Some(e),
-                Ok(()) => None,
-            };
+            let err = config_port_driver(env, who, &mut attempt_b[1..]).err();
             if let Some(e) = err {
                 remove_host_ports(env, who, &attempt_b);
                 if !is_addr_in_use(&e) || attempt >= max_attempts - 1 {

@@ -167,7 +167,7 @@ impl Env<'_> {
         format!("{}/nat", self.daemon)
     }
 
-    pub fn log(&self, who: &str, text: impl Into<String>) {
+    pub fn log(&self, who: &str, text: impl Into<crate::trace::Text>) {
         self.kernel.trace().emit(who, &self.layer(), text, "");
     }
 }

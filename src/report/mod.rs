@@ -63,9 +63,10 @@ impl RunReport {
             .flatten()
             .cloned()
             .collect();
-        let properties: Vec<PropertyVerdict> = w
-            .checker
-            .verdicts()
+        let checker = crate::check::Checker::of(w);
+        let properties: Vec<PropertyVerdict> = checker
+            .map(crate::check::Checker::verdicts)
+            .unwrap_or_else(|| crate::check::Property::ALL.map(|p| (p, None)).to_vec())
             .into_iter()
             .map(|(property, violation)| PropertyVerdict {
                 property,
@@ -110,7 +111,7 @@ impl RunReport {
             starts,
             properties,
             expectations,
-            checker_work: w.checker.work(),
+            checker_work: checker.map_or(0, crate::check::Checker::work),
             story: None,
         };
         r.story = r.story_of_first().map(|s| s.text());

@@ -39,12 +39,55 @@ pub struct Spec {
 impl Spec {
     /// `tcp4 0.0.0.0:32769 => 127.0.0.1:32769`, for trace lines.
     pub fn describe(&self) -> String {
-        format!(
-            "{} {} => {}",
-            self.proto,
-            validate::join_host_port(&self.parent_ip, &self.parent_port.to_string()),
-            validate::join_host_port(&self.child_ip, &self.child_port.to_string())
-        )
+        let mut s = String::new();
+        self.describe_into(&mut s);
+        s
+    }
+
+    /// [`Spec::describe`] appended to `out` (one buffer, no pieces): the
+    /// text of [`validate::join_host_port`] for both ends.
+    pub fn describe_into(&self, out: &mut String) {
+        use std::fmt::Write;
+        let host_port = |out: &mut String, host: &str, port: i32| {
+            let _ = if host.contains(':') {
+                write!(out, "[{host}]:{port}")
+            } else {
+                write!(out, "{host}:{port}")
+            };
+        };
+        out.push_str(&self.proto);
+        out.push(' ');
+        host_port(out, &self.parent_ip, self.parent_port);
+        out.push_str(" => ");
+        host_port(out, &self.child_ip, self.child_port);
+    }
+}
+
+/// `ok id=3`, the result of an `AddPort`, written when read.
+struct OkId(u32);
+
+impl crate::trace::Render for OkId {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "ok id={}", self.0);
+    }
+
+    fn head(&self) -> &'static str {
+        "ok id="
+    }
+}
+
+/// `RemovePort 3`, written when read.
+struct RemovePort(u32);
+
+impl crate::trace::Render for RemovePort {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "RemovePort {}", self.0);
+    }
+
+    fn head(&self) -> &'static str {
+        "RemovePort "
     }
 }
 
@@ -79,16 +122,9 @@ pub trait PortDriver: Send + Sync {
     fn ports(&self) -> Vec<(u32, Spec, Option<SockId>)>;
 }
 
-/// The result column of a driver's trace line: `ok id=N`, `ok` or
-/// `400 <message>` (the HTTP status the API answers with).
-fn result_text<T>(r: &Result<T, String>, ok: impl Fn(&T) -> String) -> String {
-    match r {
-        Ok(v) => ok(v),
-        Err(m) => format!("400 {m}"),
-    }
-}
-
-/// The trace line of an `AddPort` call, the same for every driver.
+/// The trace line of an `AddPort` call, the same for every driver. The
+/// result column is `ok id=N` or `400 <message>` (the HTTP status the API
+/// answers with).
 fn trace_add(
     kernel: &crate::kernel::Kernel,
     layer: &str,
@@ -96,11 +132,17 @@ fn trace_add(
     spec: &Spec,
     r: &Result<u32, String>,
 ) {
+    let mut action = String::with_capacity(64);
+    action.push_str("AddPort ");
+    spec.describe_into(&mut action);
     kernel.trace().emit(
         who,
         layer,
-        format!("AddPort {}", spec.describe()),
-        result_text(r, |id| format!("ok id={id}")),
+        action,
+        match r {
+            Ok(id) => crate::trace::Text::lazy(OkId(*id)),
+            Err(m) => format!("400 {m}").into(),
+        },
     );
 }
 
@@ -115,8 +157,11 @@ fn trace_remove(
     kernel.trace().emit(
         who,
         layer,
-        format!("RemovePort {id}"),
-        result_text(r, |_| "ok".to_string()),
+        crate::trace::Text::lazy(RemovePort(id)),
+        match r {
+            Ok(()) => crate::trace::Text::from_static("ok"),
+            Err(m) => format!("400 {m}").into(),
+        },
     );
 }
 

@@ -1,0 +1,415 @@
+//! `portsim bench`: how fast exploration runs, measured on this machine.
+//!
+//! Not a test (nothing here asserts a time): a table for the README. For
+//! every shipped scenario (and `benches/retry-500.toml`, three starts
+//! through pr-52927's retry loop, about 500 scheduling steps) under random
+//! and PCT (depth 3) it prints executions per second beside a *floor*: a
+//! shuttle program with the same threads and the same number of
+//! scheduling decisions per execution that does no work, under the same
+//! scheduler. Then the cost per execution against the port range (16
+//! ports against the default 28 232), and the resident memory while one
+//! exploration runs 10^6 executions (read from `/proc/self/status`).
+//!
+//! Rates are executions per second of this thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`), one thread: the machine is shared, and
+//! wall time would measure the other tenants. `check --jobs` spreads the
+//! executions over cores; its scaling is measured on whole processes.
+
+use crate::explore::engine::run_executions;
+use crate::explore::schedule::SeededRandom;
+use crate::mapper::Policy;
+use crate::scenario::Scenario;
+use shuttle::scheduler::{PctScheduler, Schedule, Scheduler, Task, TaskId};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What `portsim bench` was asked.
+#[derive(Clone)]
+pub struct BenchArgs {
+    /// Scenario files (default: `scenarios/*.toml` and `benches/*.toml`).
+    pub scenarios: Vec<PathBuf>,
+    pub policy: &'static dyn Policy,
+    /// Executions per measurement.
+    pub iterations: usize,
+    /// Executions of the memory run (0: skip it).
+    pub memory: usize,
+    /// Executions of the `--jobs` scaling run (0: skip it).
+    pub scaling: usize,
+    /// Measurements per cell; the median is printed.
+    pub repeat: usize,
+    pub seed: u64,
+}
+
+/// The default scenario list, from the repository root.
+pub fn default_scenarios(root: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for dir in ["scenarios", "benches"] {
+        if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
+            let mut files: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            v.extend(files);
+        }
+    }
+    v
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Eng {
+    Random,
+    Pct,
+}
+
+impl Eng {
+    fn name(self) -> &'static str {
+        match self {
+            Eng::Random => "random",
+            Eng::Pct => "pct3",
+        }
+    }
+}
+
+/// A scheduler wrapper that counts decisions (to size the floor).
+struct Counting<S> {
+    inner: S,
+    decisions: Arc<AtomicUsize>,
+}
+
+impl<S: Scheduler> Scheduler for Counting<S> {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        self.inner.new_execution()
+    }
+    fn next_task(&mut self, r: &[&Task], c: Option<TaskId>, y: bool) -> Option<TaskId> {
+        self.decisions.fetch_add(1, Ordering::Relaxed);
+        self.inner.next_task(r, c, y)
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
+}
+
+fn config() -> shuttle::Config {
+    let mut cfg = shuttle::Config::new();
+    cfg.silence_warnings = true;
+    cfg
+}
+
+/// The floor's body: `threads - 1` spawned tasks and the main one each
+/// yield `per` times; then the main task joins them.
+fn floor_body(threads: usize, per: usize) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let hs: Vec<_> = (1..threads)
+            .map(|_| {
+                shuttle::thread::spawn(move || {
+                    for _ in 0..per {
+                        shuttle::thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..per {
+            shuttle::thread::yield_now();
+        }
+        for h in hs {
+            let _ = h.join();
+        }
+    }
+}
+
+fn sched(eng: Eng, seed: u64, n: usize) -> Box<dyn Scheduler + Send> {
+    match eng {
+        Eng::Random => Box::new(SeededRandom::new(seed, n)),
+        Eng::Pct => Box::new(PctScheduler::new_from_seed(seed, 3, n)),
+    }
+}
+
+struct Boxed(Box<dyn Scheduler + Send>);
+
+impl Scheduler for Boxed {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        self.0.new_execution()
+    }
+    fn next_task(&mut self, r: &[&Task], c: Option<TaskId>, y: bool) -> Option<TaskId> {
+        self.0.next_task(r, c, y)
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+}
+
+/// Decisions per execution of the floor with `per` yields per task.
+fn floor_decisions(threads: usize, per: usize) -> f64 {
+    let n = 20;
+    let d = Arc::new(AtomicUsize::new(0));
+    let s = Counting {
+        inner: SeededRandom::new(1, n),
+        decisions: d.clone(),
+    };
+    shuttle::Runner::new(s, config()).run(floor_body(threads, per));
+    d.load(Ordering::Relaxed) as f64 / n as f64
+}
+
+/// Yields per task that give the floor `steps` decisions per execution.
+fn floor_per(threads: usize, steps: f64) -> usize {
+    let a = floor_decisions(threads, 0);
+    let b = (floor_decisions(threads, 10) - a) / 10.0;
+    if b <= 0.0 {
+        return 0;
+    }
+    ((steps - a) / b).round().max(0.0) as usize
+}
+
+/// CPU seconds this thread has used.
+#[cfg(target_os = "linux")]
+fn cpu_secs() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec to the pointer it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Elsewhere: wall seconds since the first call.
+#[cfg(not(target_os = "linux"))]
+fn cpu_secs() -> f64 {
+    static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    T0.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
+
+/// Executions per second of the floor.
+fn floor_rate(eng: Eng, threads: usize, per: usize, n: usize, seed: u64) -> f64 {
+    let t = cpu_secs();
+    shuttle::Runner::new(Boxed(sched(eng, seed, n)), config()).run(floor_body(threads, per));
+    n as f64 / (cpu_secs() - t)
+}
+
+struct Rate {
+    rate: f64,
+    threads: usize,
+    steps: f64,
+}
+
+fn world_rate(
+    sc: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    eng: Eng,
+    n: usize,
+    seed: u64,
+) -> Result<Rate, String> {
+    let t = cpu_secs();
+    let x = run_executions(sc, policy, Boxed(sched(eng, seed, n)))?;
+    let secs = cpu_secs() - t;
+    Ok(Rate {
+        rate: x.executions as f64 / secs,
+        threads: x.max_threads,
+        steps: x.total_steps as f64 / x.executions.max(1) as f64,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// `VmRSS` and `VmHWM` of this process, in kB.
+fn rss_kb() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Run the benchmark; returns the report text.
+pub fn bench(args: &BenchArgs) -> Result<String, String> {
+    let mut out = String::new();
+    let reps = args.repeat.max(1);
+    out.push_str(&format!(
+        "portsim bench: policy {}, {} executions per cell, median of {reps}, one thread, rates per CPU second\n\n",
+        args.policy.name(),
+        args.iterations
+    ));
+    out.push_str(&format!(
+        "{:<22} {:<7} {:>7} {:>10} {:>10} {:>10} {:>7}\n",
+        "scenario", "engine", "threads", "steps/exec", "execs/s", "floor/s", "floor÷"
+    ));
+    let mut loaded = Vec::new();
+    for path in &args.scenarios {
+        let sc = crate::scenario::load(path).map_err(|e| e.to_string())?;
+        loaded.push(Arc::new(sc));
+    }
+    for sc in &loaded {
+        let engines: &[Eng] = if crate::explore::engine::is_concurrent(sc) {
+            &[Eng::Random, Eng::Pct]
+        } else {
+            &[Eng::Random]
+        };
+        for &eng in engines {
+            let mut rates = Vec::new();
+            let mut floors = Vec::new();
+            let mut shape = (1, 0.0);
+            for r in 0..reps {
+                let w = world_rate(sc, args.policy, eng, args.iterations, args.seed + r as u64)?;
+                shape = (w.threads, w.steps);
+                rates.push(w.rate);
+                let per = floor_per(w.threads.max(1), w.steps);
+                floors.push(floor_rate(
+                    eng,
+                    w.threads.max(1),
+                    per,
+                    args.iterations,
+                    args.seed + r as u64,
+                ));
+            }
+            let (rate, floor) = (median(rates), median(floors));
+            out.push_str(&format!(
+                "{:<22} {:<7} {:>7} {:>10.1} {:>10.0} {:>10.0} {:>7.2}\n",
+                sc.name,
+                eng.name(),
+                shape.0,
+                shape.1,
+                rate,
+                floor,
+                floor / rate
+            ));
+        }
+    }
+    // Cost per execution against the port range.
+    if let Some(sc) = loaded.iter().find(|s| s.name == "issue-52903") {
+        let mut small = (**sc).clone();
+        for d in &mut small.daemons {
+            d.port_range = (32768, 32783);
+        }
+        let small = Arc::new(small);
+        let (mut big_r, mut small_r) = (Vec::new(), Vec::new());
+        for r in 0..reps.max(3) {
+            let seed = args.seed + r as u64;
+            big_r.push(world_rate(sc, args.policy, Eng::Random, args.iterations, seed)?.rate);
+            small_r.push(world_rate(&small, args.policy, Eng::Random, args.iterations, seed)?.rate);
+        }
+        let (b, s) = (median(big_r), median(small_r));
+        out.push_str(&format!(
+            "\nport range (issue-52903, random): 16 ports {s:.0}/s, 28 232 ports {b:.0}/s; cost ratio {:.2}\n",
+            s / b
+        ));
+    }
+    if args.scaling > 0
+        && let Some(sc) = loaded.iter().find(|s| s.name == "issue-52903")
+    {
+        out.push_str(&scaling(sc, args, reps)?);
+    }
+    if args.memory > 0
+        && let Some(sc) = loaded.iter().find(|s| s.name == "issue-52903")
+    {
+        out.push_str(&memory(sc, args.policy, args.memory, args.seed)?);
+    }
+    Ok(out)
+}
+
+/// Wall seconds of one `check`-style exploration (random, chunked) on
+/// `jobs` threads, and its execution count.
+fn exploration_secs(
+    sc: &Arc<Scenario>,
+    args: &BenchArgs,
+    jobs: usize,
+) -> Result<(f64, usize), String> {
+    let options = crate::explore::engine::Options {
+        jobs,
+        continue_after_violation: true,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let x = crate::explore::engine::explore_with(
+        sc,
+        args.policy,
+        crate::explore::engine::EngineKind::Random,
+        args.scaling,
+        args.seed,
+        &options,
+    )?;
+    Ok((t.elapsed().as_secs_f64(), x.executions))
+}
+
+/// `--jobs` scaling: the same exploration on one thread and on one per
+/// core, wall time (the best of `reps`: the other tenants only add).
+fn scaling(sc: &Arc<Scenario>, args: &BenchArgs, reps: usize) -> Result<String, String> {
+    let cores = crate::cli::default_jobs();
+    let best = |jobs: usize| -> Result<(f64, usize), String> {
+        let mut v = Vec::new();
+        let mut n = 0;
+        for _ in 0..reps {
+            let (s, x) = exploration_secs(sc, args, jobs)?;
+            v.push(s);
+            n = x;
+        }
+        Ok((v.into_iter().fold(f64::INFINITY, f64::min), n))
+    };
+    let (one, n) = best(1)?;
+    let (many, _) = best(cores)?;
+    Ok(format!(
+        "
+--jobs (issue-52903, random, {n} executions, wall, best of {reps}): 1 job {one:.2} s ({:.0}/s), {cores} jobs {many:.2} s ({:.0}/s): {:.2}x on {cores} cores\n",
+        n as f64 / one,
+        n as f64 / many,
+        one / many
+    ))
+}
+
+/// Resident memory sampled while one exploration runs `n` executions.
+fn memory(
+    sc: &Arc<Scenario>,
+    policy: &'static dyn Policy,
+    n: usize,
+    seed: u64,
+) -> Result<String, String> {
+    let done = Arc::new(AtomicBool::new(false));
+    let samples: Arc<Mutex<Vec<(f64, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let t0 = Instant::now();
+    let sampler = {
+        let (done, samples) = (done.clone(), samples.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let (rss, _) = rss_kb();
+                crate::sync::state(&samples).push((t0.elapsed().as_secs_f64(), rss));
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        })
+    };
+    let x = run_executions(sc, policy, SeededRandom::new(seed, n));
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    let x = x?;
+    let secs = t0.elapsed().as_secs_f64();
+    let (rss_end, hwm) = rss_kb();
+    let s = crate::sync::state(&samples).clone();
+    let mut line = String::new();
+    for k in 1..=10 {
+        let at = secs * k as f64 / 10.0;
+        if let Some((_, r)) = s.iter().rev().find(|(t, _)| *t <= at) {
+            line.push_str(&format!(" {r}"));
+        }
+    }
+    let half = s.len() / 2;
+    let first = s[..half.max(1).min(s.len())]
+        .iter()
+        .map(|x| x.1)
+        .max()
+        .unwrap_or(0);
+    let second = s[half..].iter().map(|x| x.1).max().unwrap_or(0);
+    Ok(format!(
+        "\nmemory (issue-52903, random, {} executions in {secs:.0} s, {:.0}/s): VmRSS kB at each tenth:{line}; end {rss_end}, peak (VmHWM) {hwm}; second half's max - first half's max = {} kB\n",
+        x.executions,
+        x.executions as f64 / secs,
+        second as i64 - first as i64
+    ))
+}
