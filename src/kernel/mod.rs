@@ -702,10 +702,18 @@ mod tests {
             };
             k.bind("occ", NsId::HOST, &ra, true, "occupant").unwrap();
             let asked = BindReq { port: 12345, ..ra };
-            let (_, port) = k.bind_ephemeral("c1", NsId::HOST, &asked, false, "rlk").unwrap();
+            let (_, port) = k
+                .bind_ephemeral("c1", NsId::HOST, &asked, false, "rlk")
+                .unwrap();
             assert_eq!(port, 40000);
-            assert!(k.probe(NsId::HOST, &ra, false, false).is_ok(), "40001 could be shared");
-            assert_eq!(k.bind_ephemeral("c2", NsId::HOST, &asked, false, "rlk"), Err(Errno::EADDRINUSE));
+            assert!(
+                k.probe(NsId::HOST, &ra, false, false).is_ok(),
+                "40001 could be shared"
+            );
+            assert_eq!(
+                k.bind_ephemeral("c2", NsId::HOST, &asked, false, "rlk"),
+                Err(Errno::EADDRINUSE)
+            );
             let last = k.trace().events().last().cloned().unwrap();
             assert_eq!(last.action, "bind tcp 0.0.0.0:0 RA (port 0)");
         });
@@ -720,8 +728,12 @@ mod tests {
                 ip_unprivileged_port_start: 80,
                 ..NsConfig::default()
             };
-            let k = Kernel::new(Arc::new(SimNet::new()), &[low, NsConfig::default()], Trace::new())
-                .unwrap();
+            let k = Kernel::new(
+                Arc::new(SimNet::new()),
+                &[low, NsConfig::default()],
+                Trace::new(),
+            )
+            .unwrap();
             let req = BindReq {
                 proto: Proto::Tcp,
                 addr: "0.0.0.0".parse().unwrap(),
@@ -742,8 +754,14 @@ mod tests {
     fn an_odd_sized_range_never_hands_out_its_last_port() {
         sync::run_once(|| {
             assert_eq!(ephemeral_scan((40000, 40002), false, |p| p == 40002), None);
-            assert_eq!(ephemeral_scan((40000, 40002), false, |p| p == 40000), Some(40000));
-            assert_eq!(ephemeral_scan((40000, 40001), false, |p| p == 40001), Some(40001));
+            assert_eq!(
+                ephemeral_scan((40000, 40002), false, |p| p == 40000),
+                Some(40000)
+            );
+            assert_eq!(
+                ephemeral_scan((40000, 40001), false, |p| p == 40001),
+                Some(40001)
+            );
         });
     }
 }

@@ -375,6 +375,28 @@ mod tests {
         .unwrap();
     }
 
+    /// `has_effective` agrees with the kernel's own account of this
+    /// thread's effective set (`CapEff` in `/proc/thread-self/status`),
+    /// privileged or not: a wrong answer would skip or break every
+    /// real-kernel test.
+    #[test]
+    fn has_effective_agrees_with_proc_status() {
+        let status = fs::read_to_string("/proc/thread-self/status").unwrap();
+        let hex = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .expect("CapEff line")
+            .trim();
+        let eff = u64::from_str_radix(hex, 16).unwrap();
+        for cap in [CAP_NET_BIND_SERVICE, CAP_SYS_ADMIN] {
+            assert_eq!(
+                has_effective(cap).unwrap(),
+                eff & (1 << cap) != 0,
+                "capability {cap}"
+            );
+        }
+    }
+
     /// `check_privilege` says "skip" for any failure, so a broken step
     /// after `unshare` (bringing `lo` up) would silently skip every
     /// real-kernel test. Where `unshare(CLONE_NEWNET)` itself succeeds, the

@@ -299,8 +299,7 @@ mod tests {
 
     /// The snapshot's body: what follows insta's `---` header.
     fn snapshot_body(path: &Path) -> String {
-        let s = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let s = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let rest = s.strip_prefix("---\n").expect("insta header");
         let end = rest.find("\n---\n").expect("end of insta header");
         rest[end + 5..].trim_end().to_string()
@@ -313,8 +312,12 @@ mod tests {
     fn a_file_closed_after_the_handoff_leaves_the_socket_to_the_proxy() {
         crate::sync::run_once(|| {
             use crate::kernel::{BindReq, NsConfig, Proto, sim::SimNet};
-            let k = Kernel::new(Arc::new(SimNet::new()), &[NsConfig::default()], crate::trace::Trace::new())
-                .unwrap();
+            let k = Kernel::new(
+                Arc::new(SimNet::new()),
+                &[NsConfig::default()],
+                crate::trace::Trace::new(),
+            )
+            .unwrap();
             let req = BindReq {
                 proto: Proto::Tcp,
                 addr: "127.0.0.1".parse().unwrap(),
@@ -331,7 +334,11 @@ mod tests {
                 f.close(&k, "c1").map_err(|e| e.text),
                 Err("close listener: file already closed".to_string())
             );
-            assert_eq!(k.sockets(NsId(0)).len(), 1, "the proxy's socket is still open");
+            assert_eq!(
+                k.sockets(NsId(0)).len(),
+                1,
+                "the proxy's socket is still open"
+            );
         });
     }
 
@@ -343,17 +350,41 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("moby-master", "moby master b985e2313a: child-namespace probe only, no host-side retry"),
-                ("pr-52927", "moby PR #52927 head 1afdcdeb27: retry allocate+AddPort on host EADDRINUSE (10 attempts)"),
-                ("docker-28", "moby v28.5.2: bridge driver retries allocate+bind+AddPort+listen 10 times, any error"),
-                ("pr-52927-fixed", "PR #52927 with bindings truncated before each allocation (stale-bindings fix); 10 attempts"),
-                ("pr-52927-unbounded", "pr-52927-fixed retrying up to the size of the port range (at least 10), not 10"),
-                ("host-first", "proposal: reserve, AddPort (host listen) first, then bind the child at that port; retry either collision"),
-                ("kernel-picks", "proposal: AddPort with port 0 (rootlesskit extension), the host kernel picks; ranges go host-first"),
+                (
+                    "moby-master",
+                    "moby master b985e2313a: child-namespace probe only, no host-side retry"
+                ),
+                (
+                    "pr-52927",
+                    "moby PR #52927 head 1afdcdeb27: retry allocate+AddPort on host EADDRINUSE (10 attempts)"
+                ),
+                (
+                    "docker-28",
+                    "moby v28.5.2: bridge driver retries allocate+bind+AddPort+listen 10 times, any error"
+                ),
+                (
+                    "pr-52927-fixed",
+                    "PR #52927 with bindings truncated before each allocation (stale-bindings fix); 10 attempts"
+                ),
+                (
+                    "pr-52927-unbounded",
+                    "pr-52927-fixed retrying up to the size of the port range (at least 10), not 10"
+                ),
+                (
+                    "host-first",
+                    "proposal: reserve, AddPort (host listen) first, then bind the child at that port; retry either collision"
+                ),
+                (
+                    "kernel-picks",
+                    "proposal: AddPort with port 0 (rootlesskit extension), the host kernel picks; ranges go host-first"
+                ),
             ]
         );
         for p in policies() {
-            assert_eq!(super::by_name(p.name()).map(|q| q.summary()), Some(p.summary()));
+            assert_eq!(
+                super::by_name(p.name()).map(|q| q.summary()),
+                Some(p.summary())
+            );
         }
         assert!(super::by_name("no-such-policy").is_none());
     }
@@ -375,14 +406,24 @@ mod tests {
             for p in policies() {
                 let r = run_seed(&sc, p, sc.seed.unwrap_or(0), KernelKind::Sim).expect("run");
                 if let Some(miss) = &r.expectations {
-                    assert!(miss.is_empty(), "{stem} under {}: {}", p.name(), miss.join("; "));
+                    assert!(
+                        miss.is_empty(),
+                        "{stem} under {}: {}",
+                        p.name(),
+                        miss.join("; ")
+                    );
                 }
-                let snap = root.join("snapshots").join(format!("{stem}__{}.snap", p.name()));
+                let snap = root
+                    .join("snapshots")
+                    .join(format!("{stem}__{}.snap", p.name()));
                 if r.text().trim_end() != snapshot_body(&snap) {
                     differ.push(format!("{stem}__{}", p.name()));
                 }
             }
         }
-        assert!(differ.is_empty(), "reports differ from their snapshots: {differ:?}");
+        assert!(
+            differ.is_empty(),
+            "reports differ from their snapshots: {differ:?}"
+        );
     }
 }
