@@ -18,7 +18,9 @@
 # - the `mutants` cargo profile (the test profile without debug info);
 # - its own target directory, seeded once by building the unmutated tree,
 #   so only portsim itself rebuilds per mutant;
-# - niced, one job; no baseline run unless BASELINE=run.
+# - niced, one job; a baseline run first (an unmutated tree whose tests
+#   fail would count every mutant as caught); BASELINE=skip saves it when
+#   the tree is known to pass, as in the runs of mutants-survivors.txt.
 # Mutants of `#[cfg(test)]` helpers (`tests::`) are not counted. The
 # real-kernel backend (src/kernel/linux.rs: root and network namespaces,
 # tests/kernel_linux.rs) and the real-rootlesskit driver
@@ -60,7 +62,7 @@ rc=0
 order=--no-shuffle
 [ -n "${SHUFFLE:-}" ] && order=--shuffle
 nice -n 19 cargo mutants $order -j 1 --gitignore true --profile mutants --timeout "${TIMEOUT:-120}" \
-  --baseline "${BASELINE:-skip}" ${SHARD:+--shard "$SHARD" --sharding round-robin} -o "$out" \
+  --baseline "${BASELINE:-run}" ${SHARD:+--shard "$SHARD" --sharding round-robin} -o "$out" \
   "${args[@]}" "${cargo_args[@]}" || rc=$?
 echo "mutants: $(( $(date +%s) - start ))s; exit $rc (0 all caught, 2 some missed, 3 timeouts)"
 for f in caught missed timeout unviable; do
