@@ -762,6 +762,8 @@ mod tests {
                 ephemeral_scan((40000, 40001), false, |p| p == 40001),
                 Some(40001)
             );
+            // A one-port range is scanned, not rounded down to nothing.
+            assert_eq!(ephemeral_scan((40000, 40000), false, |_| true), Some(40000));
         });
     }
 }
