@@ -952,6 +952,10 @@ fn freed_since_last_allocation(w: &dyn View, name: &str) -> BTreeSet<u16> {
     let evs = w.events();
     let mut port_of: BTreeMap<String, u16> = BTreeMap::new();
     for e in &evs {
+        // `starts_with` first: it answers without writing a lazy text.
+        if !e.action.starts_with("bind ") || !e.result.starts_with("ok ") {
+            continue;
+        }
         if let (Some(rest), Some(id)) =
             (e.action.strip_prefix("bind "), e.result.strip_prefix("ok "))
         {
@@ -971,7 +975,8 @@ fn freed_since_last_allocation(w: &dyn View, name: &str) -> BTreeSet<u16> {
         .unwrap_or(0);
     let mut freed = BTreeSet::new();
     for e in &evs[last..] {
-        if let Some(id) = e.action.strip_prefix("close ")
+        if e.action.starts_with("close ")
+            && let Some(id) = e.action.strip_prefix("close ")
             && let Some(p) = port_of.get(id)
         {
             freed.insert(*p);
