@@ -1234,8 +1234,9 @@ mod tests {
     fn two_daemons_with_one_name_touch_everything() {
         let names = vec!["d1".to_string(), "d1".to_string()];
         let nss = vec![NsId::child(0), NsId::child(1)];
+        let (action, result) = (Text::from("RemovePort 1"), Text::from("ok"));
         assert_eq!(
-            Touched::of("d1/rlk", "RemovePort 1", "ok", &names, &nss),
+            Touched::of("d1/rlk", &action, &result, &names, &nss),
             Touched::All
         );
     }
