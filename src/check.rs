@@ -47,7 +47,7 @@
 
 use crate::kernel::{BindReq, NsId, Proto, SockId};
 use crate::mapper::PortBinding;
-use crate::trace::Event;
+use crate::trace::{Event, Text};
 use crate::world::{Monitor, Phase, View, World};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -196,7 +196,15 @@ impl Touched {
     ///   own `child` and `host` lines).
     /// - anything else of a known daemon: all of that daemon; anything
     ///   else at all: everything.
-    pub fn of(layer: &str, action: &str, result: &str, names: &[String], nss: &[NsId]) -> Touched {
+    /// Reads `action` and `result` by prefix and by equality only, which
+    /// never writes a lazy text.
+    pub fn of(
+        layer: &str,
+        action: &Text,
+        result: &Text,
+        names: &[String],
+        nss: &[NsId],
+    ) -> Touched {
         let closes = action.starts_with("close ");
         let begins = action.starts_with("start ") && result.is_empty();
         if layer == "host" {
@@ -227,7 +235,7 @@ impl Touched {
             "allocator" => Touched::Daemon(d, PART_ALLOC),
             "rlk" if action.starts_with("AddPort ") => Touched::Nothing,
             "rlk" => Touched::Daemon(d, PART_RLK),
-            "bridge" if action == "lock configNetwork" => Touched::Nothing,
+            "bridge" if action.is("lock configNetwork") => Touched::Nothing,
             // `start c` as a start begins: its phase only.
             "daemon" if begins => Touched::Daemon(d, PART_ALLOC),
             "bridge" | "daemon" => Touched::Daemon(d, PART_BINDINGS | PART_ALLOC),
@@ -952,6 +960,10 @@ fn freed_since_last_allocation(w: &dyn View, name: &str) -> BTreeSet<u16> {
     let evs = w.events();
     let mut port_of: BTreeMap<String, u16> = BTreeMap::new();
     for e in &evs {
+        // `starts_with` first: it answers without writing a lazy text.
+        if !e.action.starts_with("bind ") || !e.result.starts_with("ok ") {
+            continue;
+        }
         if let (Some(rest), Some(id)) =
             (e.action.strip_prefix("bind "), e.result.strip_prefix("ok "))
         {
@@ -971,7 +983,8 @@ fn freed_since_last_allocation(w: &dyn View, name: &str) -> BTreeSet<u16> {
         .unwrap_or(0);
     let mut freed = BTreeSet::new();
     for e in &evs[last..] {
-        if let Some(id) = e.action.strip_prefix("close ")
+        if e.action.starts_with("close ")
+            && let Some(id) = e.action.strip_prefix("close ")
             && let Some(p) = port_of.get(id)
         {
             freed.insert(*p);
@@ -1131,7 +1144,13 @@ mod tests {
 
     fn of3(layer: &str, action: &str, result: &str) -> Touched {
         let (names, nss) = layout();
-        Touched::of(layer, action, result, &names, &nss)
+        Touched::of(
+            layer,
+            &Text::from(action),
+            &Text::from(result),
+            &names,
+            &nss,
+        )
     }
 
     /// Opening sockets, listening, registering a fresh rootlesskit port
@@ -1215,8 +1234,9 @@ mod tests {
     fn two_daemons_with_one_name_touch_everything() {
         let names = vec!["d1".to_string(), "d1".to_string()];
         let nss = vec![NsId::child(0), NsId::child(1)];
+        let (action, result) = (Text::from("RemovePort 1"), Text::from("ok"));
         assert_eq!(
-            Touched::of("d1/rlk", "RemovePort 1", "ok", &names, &nss),
+            Touched::of("d1/rlk", &action, &result, &names, &nss),
             Touched::All
         );
     }

@@ -479,7 +479,13 @@ mod tests {
             serde_json::to_string(&e[0]).unwrap(),
             r#"{"seq":1,"who":"c1","layer":"host","action":"bind 0.0.0.0:80","result":"ok"}"#
         );
-        assert_eq!(Event { seq: 2, ..e[0].clone() }, e[1]);
+        assert_eq!(
+            Event {
+                seq: 2,
+                ..e[0].clone()
+            },
+            e[1]
+        );
         assert_eq!(format!("{:<16}|", e[0].action), "bind 0.0.0.0:80 |");
         assert_eq!(format!("{:?}", e[0].action), "\"bind 0.0.0.0:80\"");
         assert_eq!(

@@ -711,7 +711,7 @@ fn bench_prints_a_rate_and_a_floor_ratio_per_scenario_and_engine() {
         assert!(rate > 0.0 && floor > 0.0, "{out}");
         assert!((floor / rate - ratio).abs() < 0.01 * ratio + 0.01, "{out}");
     }
-    assert!(out.contains("port range (issue-52903, random)"), "{out}");
+    assert!(out.contains("port range (issue-52903, random, "), "{out}");
     let bad = portsim(&["bench", "--iterations", "0"]);
     assert_eq!(bad.status.code(), Some(2));
 }
