@@ -383,6 +383,9 @@ mod tests {
         assert_eq!(go_quote("a\"b\\c"), r#""a\"b\\c""#);
         assert_eq!(go_quote("\t\n\u{1}\u{7f}"), r#""\t\n\x01\x7f""#);
         assert_eq!(go_quote("é\u{a0}"), "\"é\\u00a0\"");
+        // The first non-ASCII rune is a C1 control: strconv.Quote("\u0080")
+        // is "\u0080", and ASCII stays as it is.
+        assert_eq!(go_quote("\u{80}~ \u{9f}"), "\"\\u0080~ \\u009f\"");
     }
 
     #[test]

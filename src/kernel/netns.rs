@@ -375,6 +375,48 @@ mod tests {
         .unwrap();
     }
 
+    /// `has_effective` agrees with the kernel's own account of this
+    /// thread's effective set (`CapEff` in `/proc/thread-self/status`),
+    /// privileged or not: a wrong answer would skip or break every
+    /// real-kernel test.
+    #[test]
+    fn has_effective_agrees_with_proc_status() {
+        let status = fs::read_to_string("/proc/thread-self/status").unwrap();
+        let hex = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .expect("CapEff line")
+            .trim();
+        let eff = u64::from_str_radix(hex, 16).unwrap();
+        for cap in [CAP_NET_BIND_SERVICE, CAP_SYS_ADMIN] {
+            assert_eq!(
+                has_effective(cap).unwrap(),
+                eff & (1 << cap) != 0,
+                "capability {cap}"
+            );
+        }
+    }
+
+    /// `check_privilege` says "skip" for any failure, so a broken step
+    /// after `unshare` (bringing `lo` up) would silently skip every
+    /// real-kernel test. Where `unshare(CLONE_NEWNET)` itself succeeds, the
+    /// rest must too: `lo` comes up and carries a TCP connection.
+    #[test]
+    fn where_unshare_works_lo_comes_up() {
+        std::thread::spawn(|| {
+            // SAFETY: unshare only changes this (discarded) thread's namespace.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                println!("skipped: unshare: {}", io::Error::last_os_error());
+                return;
+            }
+            loopback_up().expect("bring lo up in a fresh namespace");
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            std::net::TcpStream::connect(l.local_addr().unwrap()).expect("connect over lo");
+        })
+        .join()
+        .unwrap();
+    }
+
     #[test]
     fn thread_is_in_its_own_namespace_and_serves_jobs() {
         if let Err(why) = check_privilege() {

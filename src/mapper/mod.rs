@@ -281,3 +281,149 @@ pub fn policies() -> Vec<&'static dyn Policy> {
 pub fn by_name(name: &str) -> Option<&'static dyn Policy> {
     policies().into_iter().find(|p| p.name() == name)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The mapper and bridge behaviour of every policy on every shipped
+    //! scenario, inside the unit-test binary: `tests/scenarios.rs` checks
+    //! the same reports against the same reviewed snapshots, but from a
+    //! second test binary, which costs cargo-mutants a second build of the
+    //! crate per mutant (`scripts/mutants.sh`). Here the report text of
+    //! each replay is compared with the body of
+    //! `snapshots/SCENARIO__POLICY.snap`, so a mutant that changes any
+    //! trace line, outcome, error text or verdict fails `cargo test --lib`.
+    use super::{Kernel, NsId, OsFile, policies};
+    use crate::explore::{KernelKind, run_seed};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// The snapshot's body: what follows insta's `---` header.
+    fn snapshot_body(path: &Path) -> String {
+        let s = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let rest = s.strip_prefix("---\n").expect("insta header");
+        let end = rest.find("\n---\n").expect("end of insta header");
+        rest[end + 5..].trim_end().to_string()
+    }
+
+    /// After docker-proxy received the socket, this process's `Close`
+    /// must not reach the port table: the proxy's socket stays open and
+    /// a second close says "file already closed", as Go's does.
+    #[test]
+    fn a_file_closed_after_the_handoff_leaves_the_socket_to_the_proxy() {
+        crate::sync::run_once(|| {
+            use crate::kernel::{BindReq, NsConfig, Proto, sim::SimNet};
+            let k = Kernel::new(
+                Arc::new(SimNet::new()),
+                &[NsConfig::default()],
+                crate::trace::Trace::new(),
+            )
+            .unwrap();
+            let req = BindReq {
+                proto: Proto::Tcp,
+                addr: "127.0.0.1".parse().unwrap(),
+                port: 32768,
+                reuse_addr: true,
+                reuse_port: false,
+                v6only: false,
+            };
+            let s = k.bind("c1", NsId(0), &req, false, "d1:c1").unwrap();
+            let f = OsFile::new(NsId(0), s);
+            f.close_after_handoff();
+            assert!(f.is_closed());
+            assert_eq!(
+                f.close(&k, "c1").map_err(|e| e.text),
+                Err("close listener: file already closed".to_string())
+            );
+            assert_eq!(
+                k.sockets(NsId(0)).len(),
+                1,
+                "the proxy's socket is still open"
+            );
+        });
+    }
+
+    /// `portsim --help` and `compare` print these lines; the README's
+    /// policy table says the same. A changed summary is a reviewed change.
+    #[test]
+    fn every_policy_has_its_reviewed_name_and_summary() {
+        let got: Vec<(&str, &str)> = policies().iter().map(|p| (p.name(), p.summary())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "moby-master",
+                    "moby master b985e2313a: child-namespace probe only, no host-side retry"
+                ),
+                (
+                    "pr-52927",
+                    "moby PR #52927 head 1afdcdeb27: retry allocate+AddPort on host EADDRINUSE (10 attempts)"
+                ),
+                (
+                    "docker-28",
+                    "moby v28.5.2: bridge driver retries allocate+bind+AddPort+listen 10 times, any error"
+                ),
+                (
+                    "pr-52927-fixed",
+                    "PR #52927 with bindings truncated before each allocation (stale-bindings fix); 10 attempts"
+                ),
+                (
+                    "pr-52927-unbounded",
+                    "pr-52927-fixed retrying up to the size of the port range (at least 10), not 10"
+                ),
+                (
+                    "host-first",
+                    "proposal: reserve, AddPort (host listen) first, then bind the child at that port; retry either collision"
+                ),
+                (
+                    "kernel-picks",
+                    "proposal: AddPort with port 0 (rootlesskit extension), the host kernel picks; ranges go host-first"
+                ),
+            ]
+        );
+        for p in policies() {
+            assert_eq!(
+                super::by_name(p.name()).map(|q| q.summary()),
+                Some(p.summary())
+            );
+        }
+        assert!(super::by_name("no-such-policy").is_none());
+    }
+
+    #[test]
+    fn every_shipped_scenario_replays_to_its_snapshot_under_every_policy() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = std::fs::read_dir(root.join("scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 20, "the shipped scenarios");
+        let mut differ = Vec::new();
+        for f in &files {
+            let sc = Arc::new(crate::scenario::load(f).unwrap_or_else(|e| panic!("{e}")));
+            let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+            for p in policies() {
+                let r = run_seed(&sc, p, sc.seed.unwrap_or(0), KernelKind::Sim).expect("run");
+                if let Some(miss) = &r.expectations {
+                    assert!(
+                        miss.is_empty(),
+                        "{stem} under {}: {}",
+                        p.name(),
+                        miss.join("; ")
+                    );
+                }
+                let snap = root
+                    .join("snapshots")
+                    .join(format!("{stem}__{}.snap", p.name()));
+                if r.text().trim_end() != snapshot_body(&snap) {
+                    differ.push(format!("{stem}__{}", p.name()));
+                }
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "reports differ from their snapshots: {differ:?}"
+        );
+    }
+}
