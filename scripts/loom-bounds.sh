@@ -20,7 +20,7 @@ max=${MAX_BOUND:-8}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/loom}
 RUSTFLAGS="--cfg loom" cargo test --locked --release --test loom --no-run 2>/dev/null
 bin=$(RUSTFLAGS="--cfg loom" cargo test --locked --release --test loom --no-run --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+  grep '"name":"loom"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$bin" ] || { echo "loom-bounds: no loom test binary"; exit 2; }
 models=("$@")
 if [ ${#models[@]} -eq 0 ]; then
