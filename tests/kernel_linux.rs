@@ -11,33 +11,30 @@ mod skip_harness;
 // Shuttle-driven (`run_seed`): not in the os-threads build.
 #[cfg(all(target_os = "linux", not(feature = "os-threads")))]
 fn main() -> std::process::ExitCode {
-    use skip_harness::Case;
-    let case = |name, run, needs_host| Case {
-        name,
-        run,
-        needs_host,
-    };
+    // The name is the function's own, so the two cannot drift apart.
+    macro_rules! case {
+        ($f:ident, $needs_host:expr) => {
+            skip_harness::Case {
+                name: stringify!($f),
+                run: real::$f,
+                needs_host: $needs_host,
+            }
+        };
+    }
     skip_harness::main(
         &[
-            case(
-                "every_shipped_scenario_traces_the_same_on_the_real_kernel",
-                real::every_shipped_scenario_traces_the_same_on_the_real_kernel,
-                true,
+            case!(
+                every_shipped_scenario_traces_the_same_on_the_real_kernel,
+                true
             ),
-            case(
-                "two_hundred_and_forty_seeded_schedules_trace_the_same_on_the_real_kernel",
-                real::two_hundred_and_forty_seeded_schedules_trace_the_same_on_the_real_kernel,
-                true,
+            case!(
+                two_hundred_and_forty_seeded_schedules_trace_the_same_on_the_real_kernel,
+                true
             ),
-            case(
-                "the_shared_bind_rule_table_agrees_on_the_real_kernel",
-                real::the_shared_bind_rule_table_agrees_on_the_real_kernel,
-                true,
-            ),
-            case(
-                "a_scenario_with_a_non_loopback_address_is_refused_with_the_reason",
-                real::a_scenario_with_a_non_loopback_address_is_refused_with_the_reason,
-                false,
+            case!(the_shared_bind_rule_table_agrees_on_the_real_kernel, true),
+            case!(
+                a_scenario_with_a_non_loopback_address_is_refused_with_the_reason,
+                false
             ),
         ],
         || portsim::kernel::linux::available().err(),

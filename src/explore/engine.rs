@@ -673,7 +673,12 @@ pub fn chunk_seed(seed: u64, k: usize) -> u64 {
     if k == 0 {
         return seed;
     }
-    let mut z = seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    mix64(seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// splitmix64's finalizer, shared by [`chunk_seed`] and the portfolio's
+/// run seeds.
+fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -874,12 +879,10 @@ pub const PORTFOLIO_CHUNK: usize = 250;
 
 /// splitmix64: the seed of run `i` of a portfolio seeded with `seed`.
 fn run_seed_of(seed: u64, i: u64) -> u64 {
-    let mut z = seed
-        .wrapping_add(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(i.wrapping_mul(0xbf58_476d_1ce4_e5b9));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    mix64(
+        seed.wrapping_add(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(i.wrapping_mul(0xbf58_476d_1ce4_e5b9)),
+    )
 }
 
 /// The portfolio for a budget: rounds of [`PORTFOLIO`], each run
