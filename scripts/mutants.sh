@@ -7,6 +7,9 @@
 #   SHARD=1/4 scripts/mutants.sh           # a quarter of the mutants
 #   OUT=mutants-kernel scripts/mutants.sh src/kernel   # results in OUT/mutants.out
 #   SHUFFLE=1 SHARD=0/2 scripts/mutants.sh   # random order: stopped early, what ran is a sample
+#   JOBS=2 scripts/mutants.sh              # two mutants at a time, each scratch tree
+#                                          # building into its own target/ (a shared
+#                                          # target dir makes every build a full one)
 #   TESTS="--lib --test properties" scripts/mutants.sh src/mapper/broken.rs
 #
 # The fast configuration (measured in mutants-survivors.txt):
@@ -44,7 +47,15 @@ done
 args+=(-e src/kernel/linux.rs -e src/rootlesskit/real.rs)
 if [ "${TESTS---lib}" = "--lib" ]; then args+=(-e src/mapper/broken.rs); fi
 args+=(-E 'tests::')
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-mutants}"
+jobs="${JOBS:-1}"
+if [ "$jobs" -gt 1 ]; then
+  # Each of cargo-mutants' scratch trees keeps its own incremental state:
+  # with one target dir the trees' different paths make every build of
+  # portsim a full one (measured: 30-200 s against 3-7 s).
+  unset CARGO_TARGET_DIR
+else
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-mutants}"
+fi
 out="${OUT:-.}"
 mkdir -p "$out"
 cargo_args=()
@@ -52,7 +63,7 @@ for a in ${TESTS---lib}; do cargo_args+=(-C "$a"); done
 # Seed once: the dependencies in the mutants profile. (Not on every run:
 # cargo-mutants builds the crate from its copy of the tree into the same
 # artifacts, so building the worktree here again would cost a full build.)
-if [ ! -d "$CARGO_TARGET_DIR/mutants" ]; then
+if [ "$jobs" = 1 ] && [ ! -d "$CARGO_TARGET_DIR/mutants" ]; then
   # shellcheck disable=SC2086
   nice -n 19 cargo test --locked --profile mutants ${TESTS---lib} --no-run -q
 fi
@@ -61,7 +72,7 @@ start=$(date +%s)
 rc=0
 order=--no-shuffle
 [ -n "${SHUFFLE:-}" ] && order=--shuffle
-nice -n 19 cargo mutants $order -j 1 --gitignore true --profile mutants --timeout "${TIMEOUT:-120}" \
+nice -n 19 cargo mutants $order -j "$jobs" --gitignore true --profile mutants --timeout "${TIMEOUT:-120}" \
   --baseline "${BASELINE:-run}" ${SHARD:+--shard "$SHARD" --sharding round-robin} -o "$out" \
   "${args[@]}" "${cargo_args[@]}" || rc=$?
 echo "mutants: $(( $(date +%s) - start ))s; exit $rc (0 all caught, 2 some missed, 3 timeouts)"

@@ -196,6 +196,7 @@ impl Touched {
     ///   own `child` and `host` lines).
     /// - anything else of a known daemon: all of that daemon; anything
     ///   else at all: everything.
+    ///
     /// Reads `action` and `result` by prefix and by equality only, which
     /// never writes a lazy text.
     pub fn of(
