@@ -13,7 +13,10 @@
 //! Rates are executions per second of this thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), one thread: the machine is shared, and
 //! wall time would measure the other tenants. `check --jobs` spreads the
-//! executions over cores; its scaling is measured on whole processes.
+//! executions over cores; its scaling is the wall time of one chunked
+//! exploration on one thread and on one per core (issue-52903 and
+//! retry-500). The report ends with issue 9's targets, each judged from
+//! what this run measured ([`targets`]).
 
 use crate::explore::engine::run_executions;
 use crate::explore::schedule::SeededRandom;
@@ -594,7 +597,12 @@ mod tests {
     fn verdicts(text: &str) -> Vec<(&str, bool)> {
         text.lines()
             .skip(2)
-            .map(|l| (l.trim().split("  ").next().unwrap(), !l.ends_with("NOT MET")))
+            .map(|l| {
+                (
+                    l.trim().split("  ").next().unwrap(),
+                    !l.ends_with("NOT MET"),
+                )
+            })
             .collect()
     }
 
