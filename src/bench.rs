@@ -16,7 +16,7 @@
 //! executions over cores; its scaling is the wall time of one chunked
 //! exploration on one thread and on one per core (issue-52903 and
 //! retry-500). The report ends with issue 9's targets, each judged from
-//! what this run measured ([`targets`]).
+//! what this run measured (`targets`).
 
 use crate::explore::engine::run_executions;
 use crate::explore::schedule::SeededRandom;
