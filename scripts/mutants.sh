@@ -11,6 +11,14 @@
 #                                          # building into its own target/ (a shared
 #                                          # target dir makes every build a full one)
 #   TESTS="--lib --test properties" scripts/mutants.sh src/mapper/broken.rs
+#   SKIP=slow_test OUT=o scripts/mutants.sh   # pass 1: without the unit tests named
+#   ITERATE=1 OUT=o scripts/mutants.sh        # pass 2: every test, only on what pass 1
+#                                             # did not catch (cargo-mutants --iterate)
+#
+# Two passes are exact, not a sample: a mutant some of the tests catch is
+# caught by all of them, and pass 2 runs everything on the rest. The whole
+# scope runs as pass 1 with SKIP=concurrent_same_spec_one_wins (one shuttle
+# DFS unit test, 8 of the 10 s of an unoptimized unit-test run), then pass 2.
 #
 # The fast configuration (measured in mutants-survivors.txt):
 # - only the unit-test binary (`--lib`, so one build of the crate per
@@ -60,6 +68,11 @@ out="${OUT:-.}"
 mkdir -p "$out"
 cargo_args=()
 for a in ${TESTS---lib}; do cargo_args+=(-C "$a"); done
+test_args=()
+if [ -n "${SKIP:-}" ]; then
+  test_args=(--)
+  for t in $SKIP; do test_args+=(--skip "$t"); done
+fi
 # Seed once: the dependencies in the mutants profile. (Not on every run:
 # cargo-mutants builds the crate from its copy of the tree into the same
 # artifacts, so building the worktree here again would cost a full build.)
@@ -72,9 +85,11 @@ start=$(date +%s)
 rc=0
 order=--no-shuffle
 [ -n "${SHUFFLE:-}" ] && order=--shuffle
+[ -n "${ITERATE:-}" ] && order="$order --iterate"
+# shellcheck disable=SC2086
 nice -n 19 cargo mutants $order -j "$jobs" --gitignore true --profile mutants --timeout "${TIMEOUT:-120}" \
   --baseline "${BASELINE:-run}" ${SHARD:+--shard "$SHARD" --sharding round-robin} -o "$out" \
-  "${args[@]}" "${cargo_args[@]}" || rc=$?
+  "${args[@]}" "${cargo_args[@]}" ${test_args[@]+-- "${test_args[@]}"} || rc=$?
 echo "mutants: $(( $(date +%s) - start ))s; exit $rc (0 all caught, 2 some missed, 3 timeouts)"
 for f in caught missed timeout unviable; do
   printf '%-9s %s\n' "$f" "$(wc -l < "$out/mutants.out/$f.txt" 2>/dev/null || echo 0)"
