@@ -1281,3 +1281,650 @@ mod tests {
         );
     }
 }
+
+/// Unit tests of the checkers over a hand-built view: each test sets up
+/// the few parts of a world a check reads and asserts its exact findings.
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use crate::kernel::{Errno, SockInfo};
+    use crate::mapper::rlkclient::PortDriverRemove;
+    use crate::mapper::{OsFile, PortBindingReq};
+    use crate::rootlesskit::Spec;
+    use crate::scenario::Scenario;
+    use crate::world::StartOutcome;
+
+    const SCENARIO: &str = r#"
+name = "view"
+steps = ["start a", "start b"]
+[[daemon]]
+name = "d1"
+[[daemon]]
+name = "d2"
+[[container]]
+name = "a"
+daemon = "d1"
+publish = ["8080:80"]
+[[container]]
+name = "b"
+daemon = "d2"
+publish = ["8080:80"]
+"#;
+
+    /// A world reduced to what the checkers read. Daemon `d`'s child
+    /// namespace is `NsId::child(d)`; rootlesskit forwards to 127.0.0.1.
+    struct Fake {
+        sc: Scenario,
+        events: Vec<Event>,
+        live: Vec<BTreeMap<String, Vec<PortBinding>>>,
+        ports: Vec<Vec<(u32, Spec, Option<SockId>)>>,
+        res: Vec<Vec<Reservation>>,
+        range: (u16, u16),
+        reserved: BTreeSet<u16>,
+        failed: Option<Vec<PortBindingReq>>,
+        socks: Vec<(NsId, SockInfo, String)>,
+        phases: Vec<Phase>,
+        outcomes: Vec<Option<StartOutcome>>,
+        endpoints: Vec<(String, String)>,
+    }
+
+    impl Fake {
+        fn new() -> Fake {
+            let sc = crate::scenario::parse_str("view.toml", SCENARIO).unwrap();
+            let n = sc.containers.len();
+            Fake {
+                endpoints: sc
+                    .containers
+                    .iter()
+                    .map(|c| (c.name.clone(), format!("{}-id", c.name)))
+                    .collect(),
+                sc,
+                events: Vec::new(),
+                live: vec![BTreeMap::new(), BTreeMap::new()],
+                ports: vec![Vec::new(), Vec::new()],
+                res: vec![Vec::new(), Vec::new()],
+                range: (8000, 8002),
+                reserved: BTreeSet::new(),
+                failed: None,
+                socks: Vec::new(),
+                phases: vec![Phase::Running; n],
+                outcomes: vec![None; n],
+            }
+        }
+
+        fn event(&mut self, who: &str, layer: &str, action: &str, result: &str) -> Event {
+            let e = Event::new(self.events.len() + 1, who, layer, action, result);
+            self.events.push(e.clone());
+            e
+        }
+
+        fn sock(&mut self, ns: NsId, id: u32, port: u16, owner: &str) {
+            let req = BindReq {
+                proto: Proto::Tcp,
+                addr: ip("0.0.0.0"),
+                port,
+                reuse_addr: true,
+                reuse_port: false,
+                v6only: false,
+            };
+            let info = SockInfo {
+                id: SockId(id),
+                req,
+                v6only_effective: false,
+                listening: true,
+            };
+            self.socks.push((ns, info, owner.to_string()));
+        }
+
+        /// Container `c` (of daemon `d`) holds 0.0.0.0:`port` through child
+        /// socket `child` (open) and rootlesskit port `id` whose host
+        /// listener `host` is open.
+        fn map(&mut self, d: usize, c: &str, port: u16, child: u32, id: u32, host: u32) {
+            self.live[d]
+                .entry(c.to_string())
+                .or_default()
+                .push(binding(d, port, child, id));
+            self.sock(NsId::child(d), child, port, &format!("{c}:child"));
+            self.sock(NsId::HOST, host, port, "rootlesskit");
+            let spec = Spec {
+                proto: "tcp".into(),
+                parent_ip: "0.0.0.0".into(),
+                parent_port: port.into(),
+                child_ip: "127.0.0.1".into(),
+                child_port: port.into(),
+            };
+            self.ports[d].push((id, spec, Some(SockId(host))));
+            self.res[d].push((ip("127.0.0.1"), "tcp".into(), port));
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn binding(d: usize, port: u16, child: u32, id: u32) -> PortBinding {
+        PortBinding {
+            proto: Proto::Tcp,
+            ip: ip("172.17.0.2"),
+            port: 80,
+            host_ip: ip("0.0.0.0"),
+            host_port: port,
+            host_port_end: port,
+            mapper: "nat",
+            nat: None,
+            bound_socket: Some(OsFile::new(NsId::child(d), SockId(child))),
+            child_host_ip: ip("127.0.0.1"),
+            port_driver_remove: Some(PortDriverRemove { id }),
+            stop_proxy: None,
+            rootlesskit_unsupported: false,
+        }
+    }
+
+    impl View for Fake {
+        fn scenario(&self) -> &Scenario {
+            &self.sc
+        }
+        fn steps(&self) -> usize {
+            self.events.len()
+        }
+        fn events(&self) -> Vec<Event> {
+            self.events.clone()
+        }
+        fn daemon_count(&self) -> usize {
+            self.sc.daemons.len()
+        }
+        fn daemon_name(&self, d: usize) -> &str {
+            &self.sc.daemons[d].name
+        }
+        fn daemon_ns(&self, d: usize) -> NsId {
+            NsId::child(d)
+        }
+        fn live(&self, d: usize) -> BTreeMap<String, Vec<PortBinding>> {
+            self.live[d].clone()
+        }
+        fn driver_ports(&self, d: usize) -> Vec<(u32, Spec, Option<SockId>)> {
+            self.ports[d].clone()
+        }
+        fn reservations(&self, d: usize) -> Vec<Reservation> {
+            let mut r = self.res[d].clone();
+            r.sort();
+            r
+        }
+        fn allocator_range(&self, _: usize) -> (u16, u16) {
+            self.range
+        }
+        fn allocator_reserved(&self, _: usize) -> &BTreeSet<u16> {
+            &self.reserved
+        }
+        fn failed_group(&self, _: usize, _: &str) -> Option<Vec<PortBindingReq>> {
+            self.failed.clone()
+        }
+        fn child_host_ip(&self, _: usize, _: &str, _: IpAddr) -> Option<IpAddr> {
+            Some(ip("127.0.0.1"))
+        }
+        fn open_sockets(&self, ns: NsId) -> Vec<SockInfo> {
+            self.sockets(ns).into_iter().map(|(s, _)| s).collect()
+        }
+        fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)> {
+            self.socks
+                .iter()
+                .filter(|(n, _, _)| *n == ns)
+                .map(|(_, s, o)| (s.clone(), o.clone()))
+                .collect()
+        }
+        /// A port is taken in `ns` when a socket there has it.
+        fn probe(&self, ns: NsId, req: &BindReq, _: bool, _: bool) -> Result<(), Errno> {
+            if self.sockets(ns).iter().any(|(s, _)| s.req.port == req.port) {
+                Err(Errno::EADDRINUSE)
+            } else {
+                Ok(())
+            }
+        }
+        fn phases(&self) -> Vec<Phase> {
+            self.phases.clone()
+        }
+        fn outcome(&self, c: usize) -> Option<StartOutcome> {
+            self.outcomes[c].clone()
+        }
+        fn endpoint(&self, c: usize) -> (&str, &str) {
+            (&self.endpoints[c].0, &self.endpoints[c].1)
+        }
+    }
+
+    #[test]
+    fn the_fake_world_with_two_distinct_mappings_is_clean() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        f.map(1, "b", 8081, 3, 1, 4);
+        let k = Checker::new();
+        assert_eq!(double_ownership(&f, &k, Scope::Full), Vec::<String>::new());
+        assert!(allocator_consistency(&f, &k, 0).is_empty());
+        assert_eq!(leftovers(&f, &k), Vec::<String>::new());
+    }
+
+    fn leak(port: u16) -> Violation {
+        Violation {
+            property: Property::AllocatorConsistency,
+            step: 2,
+            message: format!(
+                "d1 allocator reserves 127.0.0.1 tcp {port} that no live mapping holds (leak)"
+            ),
+            evidence: Evidence {
+                container: None,
+                port: Some(port),
+            },
+        }
+    }
+
+    const A: &str = "a's 0.0.0.0:8080:172.17.0.2:80/tcp";
+    const B: &str = "b's 0.0.0.0:8080:172.17.0.2:80/tcp";
+
+    #[test]
+    fn claims_overlap_in_one_family_on_equal_or_unspecified_addresses() {
+        assert!(overlaps(ip("127.0.0.1"), ip("127.0.0.1")));
+        assert!(overlaps(ip("0.0.0.0"), ip("127.0.0.1")));
+        assert!(overlaps(ip("127.0.0.1"), ip("0.0.0.0")));
+        assert!(overlaps(ip("::"), ip("::1")));
+        assert!(!overlaps(ip("127.0.0.1"), ip("127.0.0.2")));
+        assert!(!overlaps(ip("0.0.0.0"), ip("::")));
+    }
+
+    #[test]
+    fn a_finding_is_recorded_once_per_property_and_message() {
+        let mut list = Vec::new();
+        let f = |m: &str| Finding::from(m.to_string());
+        push(&mut list, Property::CleanTeardown, 1, f("x"));
+        push(&mut list, Property::CleanTeardown, 2, f("x"));
+        push(&mut list, Property::CleanTeardown, 3, f("y"));
+        push(&mut list, Property::Convergence, 4, f("x"));
+        let got: Vec<(Property, usize, &str)> = list
+            .iter()
+            .map(|v| (v.property, v.step, v.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Property::CleanTeardown, 1, "x"),
+                (Property::CleanTeardown, 3, "y"),
+                (Property::Convergence, 4, "x"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unplaceable_line_of_a_known_daemon_touches_all_four_parts() {
+        let t = Touched::of(
+            "d2/something-new",
+            &Text::from("x"),
+            &Text::from(""),
+            &["d1".to_string(), "d2".to_string()],
+            &[NsId::child(0), NsId::child(1)],
+        );
+        assert_eq!(t, Touched::Daemon(1, 0b1111));
+        for bit in [PART_BINDINGS, PART_CHILD, PART_RLK, PART_ALLOC] {
+            assert!(t.part(1, bit) && !t.part(0, bit), "{bit}");
+        }
+    }
+
+    #[test]
+    fn two_daemons_forwarding_one_host_port_own_it_twice() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        f.map(1, "b", 8080, 3, 1, 4);
+        let want = vec![format!("{A} and {B} both own host tcp port 8080")];
+        let k = Checker::new();
+        assert_eq!(double_ownership(&f, &k, Scope::Full), want);
+        // A step that changed either daemon's bindings finds the pair,
+        // though the other daemon's were not touched.
+        for d in [0, 1] {
+            let step = Scope::Step(Touched::Daemon(d, PART_BINDINGS));
+            assert_eq!(double_ownership(&f, &k, step), want, "{d}");
+        }
+        let alloc = Scope::Step(Touched::Daemon(1, PART_ALLOC));
+        assert_eq!(double_ownership(&f, &k, alloc), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_live_mapping_whose_child_socket_is_closed_is_reported() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        f.socks.retain(|(_, s, _)| s.id != SockId(1));
+        let want = vec![format!("{A}: its child socket s1 is closed")];
+        let k = Checker::new();
+        assert_eq!(double_ownership(&f, &k, Scope::Full), want);
+        let child = Scope::Step(Touched::Daemon(0, PART_CHILD));
+        assert_eq!(double_ownership(&f, &k, child), want);
+    }
+
+    /// Two bindings: 2 read, 2 host sockets, per daemon 1 child socket
+    /// and 1 rootlesskit port, and claim pairs 1 + 1 + (2 + 1) over the
+    /// (namespace, proto, port) groups [child1], [child2], [host, host].
+    #[test]
+    fn the_checker_counts_the_items_it_reads() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        f.map(1, "b", 8080, 3, 1, 4);
+        let k = Checker::new();
+        assert_eq!(k.work(), 0);
+        double_ownership(&f, &k, Scope::Full);
+        assert_eq!(k.work(), 2 + 2 + 2 + 2 + 5);
+    }
+
+    #[test]
+    fn an_allocator_line_re_evaluates_that_daemons_reservations() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        let k = Checker::new();
+        let e = f.event("a", "d1/daemon", "start a", "");
+        k.after_step(&f, &e);
+        assert_eq!(k.violations(), vec![]);
+        f.res[0].push((ip("127.0.0.1"), "tcp".into(), 9000));
+        let e = f.event(
+            "a",
+            "d1/allocator",
+            "RequestPortsInRange [0.0.0.0] tcp 0-0",
+            "9000",
+        );
+        k.after_step(&f, &e);
+        assert_eq!(k.violations(), vec![leak(9000)]);
+        assert_eq!(k.disagreement(), None);
+    }
+
+    #[test]
+    fn paranoid_keeps_the_first_step_the_incremental_checks_skipped() {
+        let mut f = Fake::new();
+        let k = Checker::paranoid();
+        let e = f.event("a", "d1/daemon", "start a", "");
+        k.after_step(&f, &e);
+        assert_eq!(k.disagreement(), None);
+        // A change no trace line names (the world never does that).
+        f.res[0].push((ip("127.0.0.1"), "tcp".into(), 9000));
+        let e = f.event("a", "d1/nat", "note", "");
+        k.after_step(&f, &e);
+        assert_eq!(k.violations(), vec![]);
+        let want = Disagreement {
+            step: 2,
+            event: e.line().trim().to_string(),
+            incremental_only: vec![],
+            full_only: vec![leak(9000)],
+        };
+        assert_eq!(k.disagreement(), Some(want.clone()));
+        // The next allocator line lets the incremental side catch up; the
+        // first disagreement stays.
+        let e = f.event("a", "d1/allocator", "ReleasePort 127.0.0.1 tcp 8000", "");
+        k.after_step(&f, &e);
+        assert_eq!(k.violations().len(), 1);
+        assert_eq!(k.disagreement(), Some(want));
+    }
+
+    #[test]
+    fn paranoid_agrees_when_the_incremental_checks_see_the_change() {
+        let mut f = Fake::new();
+        let k = Checker::paranoid();
+        let e = f.event("a", "d1/daemon", "start a", "");
+        k.after_step(&f, &e);
+        f.res[0].push((ip("127.0.0.1"), "tcp".into(), 9000));
+        let e = f.event(
+            "a",
+            "d1/allocator",
+            "RequestPortsInRange [0.0.0.0] tcp 0-0",
+            "9000",
+        );
+        k.after_step(&f, &e);
+        k.at_end(&f);
+        let teardown = Violation {
+            property: Property::CleanTeardown,
+            step: 2,
+            message: "d1 allocator still reserves 127.0.0.1 tcp 9000".into(),
+            evidence: Evidence::default(),
+        };
+        assert_eq!(k.violations(), vec![leak(9000), teardown]);
+        assert_eq!(k.disagreement(), None);
+    }
+
+    #[test]
+    fn the_blind_checker_disagrees_at_the_first_step_with_a_finding() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        f.map(1, "b", 8080, 3, 1, 4);
+        let k = Checker::blind_for_test();
+        let e = f.event("a", "d1/daemon", "start a", "");
+        k.after_step(&f, &e);
+        assert_eq!(k.violations(), vec![]);
+        let d = k.disagreement().expect("the full side found the pair");
+        assert_eq!((d.step, d.incremental_only), (1, vec![]));
+        let full: Vec<(Property, String)> = d
+            .full_only
+            .into_iter()
+            .map(|v| (v.property, v.message))
+            .collect();
+        assert_eq!(
+            full,
+            [(
+                Property::NoDoubleOwnership,
+                format!("{A} and {B} both own host tcp port 8080")
+            )]
+        );
+    }
+
+    #[test]
+    fn leftovers_list_what_no_live_mapping_or_occupant_holds() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        f.sock(NsId::child(0), 5, 9000, "a:probe");
+        f.sock(NsId::HOST, 6, 9001, "docker-proxy");
+        f.sock(NsId::HOST, 7, 9002, "occupant:o1");
+        let spec = Spec {
+            proto: "tcp".into(),
+            parent_ip: "0.0.0.0".into(),
+            parent_port: 9003,
+            child_ip: "127.0.0.1".into(),
+            child_port: 9003,
+        };
+        f.ports[1].push((8, spec, None));
+        f.res[1].push((ip("0.0.0.0"), "tcp".into(), 9004));
+        let want = [
+            "d1 child namespace still holds s5 tcp 0.0.0.0:9000 RA (a:probe)",
+            "d2 rootlesskit still forwards id 8 (tcp 0.0.0.0:9003)",
+            "d2 allocator still reserves 0.0.0.0 tcp 9004",
+            "host namespace still holds s6 tcp 0.0.0.0:9001 RA (docker-proxy)",
+        ];
+        assert_eq!(leftovers(&f, &Checker::new()), want);
+        // The world calls the end checks through the monitor.
+        let k = Checker::new();
+        let m: &dyn Monitor = &k;
+        m.at_end(&f);
+        let got: Vec<(Property, String)> = k
+            .violations()
+            .into_iter()
+            .map(|v| (v.property, v.message))
+            .collect();
+        let mut expect = vec![(
+            Property::AllocatorConsistency,
+            "d2 allocator reserves 0.0.0.0 tcp 9004 that no live mapping holds (leak)".to_string(),
+        )];
+        expect.extend(want.map(|m| (Property::CleanTeardown, m.to_string())));
+        assert_eq!(got, expect);
+    }
+
+    fn group(host_port: u16, host_port_end: u16) -> Vec<PortBindingReq> {
+        vec![PortBindingReq {
+            proto: Proto::Tcp,
+            ip: ip("172.17.0.2"),
+            port: 80,
+            host_ip: ip("0.0.0.0"),
+            host_port,
+            host_port_end,
+            mapper: "nat",
+            child_host_ip: None,
+        }]
+    }
+
+    fn failed(f: &mut Fake, host_port: u16, host_port_end: u16) {
+        f.failed = Some(group(host_port, host_port_end));
+        f.event(
+            "a",
+            "d1/allocator",
+            "RequestPortsInRange [0.0.0.0] tcp 0-0",
+            "error: x",
+        );
+    }
+
+    fn converge(f: &Fake) -> Option<(String, Evidence)> {
+        convergence(f, 0).map(|x| (x.message, x.evidence))
+    }
+
+    fn free(group: &str, port: u16, occupied: usize) -> Option<(String, Evidence)> {
+        Some((
+            format!(
+                "a's -p group [0.0.0.0] tcp/80 {group} failed although port {port} was free in both namespaces since its last allocation ({occupied} host port(s) of 8000-8002 held by occupants)"
+            ),
+            Evidence {
+                container: Some("a".into()),
+                port: Some(port),
+            },
+        ))
+    }
+
+    #[test]
+    fn convergence_skips_the_reserved_ports_only_for_a_whole_range_group() {
+        let mut f = Fake::new();
+        f.reserved = BTreeSet::from([8000]);
+        failed(&mut f, 0, 0);
+        assert_eq!(converge(&f), free("0-0", 8001, 0));
+        // A group with an end of its own (not what moby sends for port 0).
+        failed(&mut f, 0, 8002);
+        assert_eq!(converge(&f), free("0-8002", 8000, 0));
+    }
+
+    #[test]
+    fn convergence_is_not_required_beyond_the_occupant_budget() {
+        let mut f = Fake::new();
+        f.sc.occupant_budget = Some(1);
+        f.sock(NsId::HOST, 1, 8000, "occupant:o1");
+        failed(&mut f, 0, 0);
+        assert_eq!(converge(&f), free("0-0", 8001, 1));
+        f.sock(NsId::HOST, 2, 8001, "occupant:o2");
+        assert_eq!(converge(&f), None);
+        f.sc.occupant_budget = Some(2);
+        assert_eq!(converge(&f), free("0-0", 8002, 2));
+    }
+
+    #[test]
+    fn ports_freed_since_the_last_allocation_count_from_its_own_request() {
+        let mut f = Fake::new();
+        f.event("a", "host", "bind tcp 0.0.0.0:8080 RA", "ok s1");
+        f.event(
+            "a",
+            "d1/allocator",
+            "RequestPortsInRange [0.0.0.0] tcp 0-0",
+            "8000",
+        );
+        f.event("x", "host", "close s1", "");
+        f.event(
+            "b",
+            "d2/allocator",
+            "RequestPortsInRange [0.0.0.0] tcp 0-0",
+            "8000",
+        );
+        f.event("b", "host", "bind tcp 0.0.0.0:9090 RA", "ok s2");
+        f.event("b", "host", "close s2", "");
+        f.event("y", "d1/allocator", "ReleasePort 127.0.0.1 tcp 8001", "");
+        assert_eq!(
+            freed_since_last_allocation(&f, "a"),
+            BTreeSet::from([8001, 8080, 9090])
+        );
+        assert_eq!(
+            freed_since_last_allocation(&f, "b"),
+            BTreeSet::from([8001, 9090])
+        );
+    }
+
+    #[test]
+    fn the_last_forward_error_is_the_last_layer_error_of_the_last_start() {
+        let mut f = Fake::new();
+        f.event("a", "d1/daemon", "start a", "");
+        f.event(
+            "a",
+            "d1/allocator",
+            "RequestPortsInRange [0.0.0.0] tcp 0-0",
+            "error: old",
+        );
+        f.event("a", "d1/daemon", "start a", "error: old");
+        f.event("a", "d1/daemon", "start a", "");
+        assert_eq!(last_forward_error(&f, "a"), None);
+        f.event(
+            "a",
+            "d1/allocator",
+            "attempt 1 failed: failed to bind host port 0.0.0.0:8000/tcp: address already in use",
+            "",
+        );
+        f.event(
+            "b",
+            "d2/allocator",
+            "RequestPortsInRange [0.0.0.0] tcp 0-0",
+            "error: b's",
+        );
+        f.event("a", "d1/bridge", "unlock configNetwork", "");
+        assert_eq!(
+            last_forward_error(&f, "a").as_deref(),
+            Some("failed to bind host port 0.0.0.0:8000/tcp: address already in use")
+        );
+        f.event(
+            "a",
+            "d1/rlk",
+            "AddPort tcp4 0.0.0.0:8000 => 127.0.0.1:8000",
+            "400 listen tcp4 0.0.0.0:8000: bind: address already in use",
+        );
+        assert_eq!(
+            last_forward_error(&f, "a").as_deref(),
+            Some(
+                "error while calling RootlessKit PortManager.AddPort(): listen tcp4 0.0.0.0:8000: bind: address already in use"
+            )
+        );
+    }
+
+    fn fail_with(f: &mut Fake, error: &str) {
+        f.outcomes[0] = Some(StartOutcome {
+            container: "a".into(),
+            ok: false,
+            bindings: vec![],
+            ports: vec![],
+            error: Some(error.to_string()),
+        });
+    }
+
+    const WRAP: &str = "Error response from daemon: failed to set up container networking: driver failed programming external connectivity on endpoint a (a-id): ";
+
+    #[test]
+    fn error_fidelity_compares_the_reported_error_with_the_last_layer_error() {
+        let mut f = Fake::new();
+        f.event("a", "d1/daemon", "start a", "");
+        let leaf = "Bind for 0.0.0.0:8080 failed: port is already allocated";
+        f.event(
+            "a",
+            "d1/allocator",
+            "RequestPortsInRange [0.0.0.0] tcp 8080-8080",
+            &format!("error: {leaf}"),
+        );
+        fail_with(&mut f, &format!("{WRAP}{leaf}"));
+        assert!(error_fidelity(&f, 0).is_none());
+        fail_with(&mut f, &format!("{WRAP}port is already allocated"));
+        let k = Checker::new();
+        k.after_failed_start(&f, 0);
+        assert_eq!(
+            k.violations(),
+            vec![Violation {
+                property: Property::ErrorFidelity,
+                step: 2,
+                message: format!(
+                    "a reports \"port is already allocated\" but the error that stopped it was \"{leaf}\""
+                ),
+                evidence: Evidence {
+                    container: Some("a".into()),
+                    port: None,
+                },
+            }]
+        );
+    }
+}
