@@ -673,4 +673,132 @@ publish = ["0:80"]
             "Error response from daemon: driver failed programming external connectivity"
         );
     }
+
+    /// `trimPortBindings` unmaps the bindings of each family no longer
+    /// requested and keeps the others in `portMapping`.
+    #[test]
+    fn a_trim_unmaps_only_the_families_no_longer_requested() {
+        use crate::allocator::PortAllocator;
+        use crate::kernel::{NsConfig, NsId, Proto, sim::SimNet};
+        sync::run_once(|| {
+            let cases: [(bool, bool, &[&str], &[&str]); 4] = [
+                (true, false, &["0.0.0.0"], &["::1"]),
+                (false, true, &["::"], &["127.0.0.1"]),
+                (true, true, &["0.0.0.0", "::"], &[]),
+                (false, false, &[], &["127.0.0.1", "::1"]),
+            ];
+            for (ipv4, ipv6, kept, released) in cases {
+                let cfgs = [NsConfig::default(), NsConfig::default()];
+                let k = Kernel::new(Arc::new(SimNet::new()), &cfgs, crate::trace::Trace::new())
+                    .unwrap();
+                let a = PortAllocator::from_namespace(&k, NsId::child(0), "d1/allocator");
+                let env = Env {
+                    daemon: "d1",
+                    kernel: &k,
+                    ns: NsId::child(0),
+                    allocator: &a,
+                    pdc: None,
+                };
+                let b = |host_ip: &str, child: &str| PortBinding {
+                    proto: Proto::Tcp,
+                    ip: "172.17.0.2".parse().unwrap(),
+                    port: 80,
+                    host_ip: host_ip.parse().unwrap(),
+                    host_port: 32768,
+                    host_port_end: 32768,
+                    mapper: "nat",
+                    nat: None,
+                    bound_socket: None,
+                    child_host_ip: child.parse().unwrap(),
+                    port_driver_remove: None,
+                    stop_proxy: None,
+                    rootlesskit_unsupported: false,
+                };
+                let br = Bridge::new("d1", true, true);
+                sync::state(&br.port_mappings).insert(
+                    "c1".into(),
+                    vec![Some(b("0.0.0.0", "127.0.0.1")), Some(b("::", "::1"))],
+                );
+                let req = PortBindingMode {
+                    routed: true,
+                    ipv4,
+                    ipv6,
+                };
+                br.trim_port_bindings(&env, &MobyMaster, "c1", "c1", req)
+                    .unwrap();
+                let left: Vec<String> = br.port_mappings()["c1"]
+                    .iter()
+                    .map(|b| b.host_ip.to_string())
+                    .collect();
+                assert_eq!(left, kept, "ipv4 {ipv4} ipv6 {ipv6}");
+                let releases: Vec<String> = k
+                    .trace()
+                    .events()
+                    .iter()
+                    .filter_map(|e| {
+                        let a = e.action.to_string();
+                        a.strip_prefix("ReleasePort ")
+                            .and_then(|r| r.strip_suffix(" tcp 32768"))
+                            .map(str::to_string)
+                    })
+                    .collect();
+                assert_eq!(releases, released, "ipv4 {ipv4} ipv6 {ipv6}");
+            }
+        });
+    }
+
+    /// docker-28's `bindHostPorts` behind master's bridge driver: under
+    /// slirp4netns its `[::]` binding has a child socket but no
+    /// rootlesskit port (tcp6 unsupported), so `mapPorts` starts no
+    /// docker-proxy for it.
+    struct Docker28AsNatMapper;
+
+    impl Policy for Docker28AsNatMapper {
+        fn name(&self) -> &'static str {
+            "test-docker-28-as-nat-mapper"
+        }
+        fn summary(&self) -> &'static str {
+            "docker-28's bindHostPorts called as MapPorts"
+        }
+        fn map_ports(
+            &self,
+            env: &Env,
+            who: &str,
+            owner: &str,
+            cfg: Vec<PortBindingReq>,
+        ) -> Result<Vec<PortBinding>, GoError> {
+            crate::mapper::docker_28::Docker28.map_ports(env, who, owner, cfg)
+        }
+        fn unmap_ports(&self, env: &Env, who: &str, pbs: &[PortBinding]) -> Result<(), GoError> {
+            crate::mapper::docker_28::Docker28.unmap_ports(env, who, pbs)
+        }
+    }
+
+    #[test]
+    fn no_proxy_starts_for_a_binding_rootlesskit_does_not_serve() {
+        let t = run(
+            &START_STOP.replace(
+                "name = \"d1\"",
+                "name = \"d1\"\nport_driver = \"slirp4netns\"",
+            ),
+            &Docker28AsNatMapper,
+        );
+        assert!(
+            t.contains("discarding request for [::]:32768: protocol \"tcp6\" is not supported by the RootlessKit port driver \"slirp4netns\""),
+            "{t}"
+        );
+        assert!(
+            t.contains("MapPorts [0.0.0.0 ::] tcp/80 0-0 -> ok 32768,32768"),
+            "{t}"
+        );
+        let proxies: Vec<&str> = t
+            .lines()
+            .filter(|l| l.contains("start docker-proxy"))
+            .collect();
+        assert_eq!(proxies.len(), 1, "{t}");
+        assert!(
+            proxies[0].ends_with("start docker-proxy 0.0.0.0:32768:172.17.0.2:80/tcp with s1"),
+            "{t}"
+        );
+    }
 }

@@ -329,4 +329,19 @@ mod tests {
         );
         assert!(again.is_empty());
     }
+
+    /// Requests that need the same port but name different mappers (a
+    /// NAT and a routed binding) go to separate `MapPorts` calls.
+    #[test]
+    fn a_different_mapper_starts_a_new_group() {
+        let g = start(&[spec(None, 0, 0, 80, Proto::Tcp)], ep(true, true));
+        assert_eq!(g.len(), 2);
+        let mut routed = g.clone();
+        routed[1].mapper = "routed";
+        let split = groups(&routed);
+        assert_eq!(split.len(), 2);
+        assert_eq!(hosts(&split[0]), ["0.0.0.0"]);
+        assert_eq!(split[1][0].mapper, "routed");
+        assert_eq!(groups(&g).len(), 1, "one mapper: one group");
+    }
 }

@@ -256,3 +256,50 @@ pub fn describe_group(cfg: &[PortBindingReq]) -> String {
         None => "[]".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Proto;
+
+    fn req(proto: Proto, port: u16, host_port: u16, host_port_end: u16) -> PortBindingReq {
+        PortBindingReq {
+            proto,
+            ip: "172.17.0.2".parse().unwrap(),
+            port,
+            host_ip: "0.0.0.0".parse().unwrap(),
+            host_port,
+            host_port_end,
+            mapper: "nat",
+            child_host_ip: None,
+        }
+    }
+
+    /// Any one of proto, container port, host port and host port end
+    /// differing makes the group a mismatch; Go prints the first
+    /// request's container port on both sides.
+    #[test]
+    fn a_group_differing_in_any_one_shared_field_is_a_mismatch() {
+        let first = req(Proto::Tcp, 80, 8000, 8010);
+        let check =
+            |other: PortBindingReq| check_group(&[first.clone(), other]).map_err(|e| e.text);
+        assert_eq!(check(first.clone()), Ok(()));
+        assert_eq!(
+            check(req(Proto::Udp, 80, 8000, 8010)),
+            Err("port binding mismatch 80/tcp:8000-8010, 80/udp:8000-8010".into())
+        );
+        assert_eq!(
+            check(req(Proto::Tcp, 81, 8000, 8010)),
+            Err("port binding mismatch 80/tcp:8000-8010, 80/tcp:8000-8010".into())
+        );
+        assert_eq!(
+            check(req(Proto::Tcp, 80, 8001, 8010)),
+            Err("port binding mismatch 80/tcp:8000-8010, 80/tcp:8001-8010".into())
+        );
+        assert_eq!(
+            check(req(Proto::Tcp, 80, 8000, 8011)),
+            Err("port binding mismatch 80/tcp:8000-8010, 80/tcp:8000-8011".into())
+        );
+        assert_eq!(check_group(&[]).map_err(|e| e.text), Ok(()));
+    }
+}

@@ -478,3 +478,197 @@ pub fn release_port_bindings(
         Err(GoError::new(errs.join("\n")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! docker-28's `bindHostPorts` and `releasePortBindings` driven
+    //! directly, as [`Policy::map_ports`] and [`Policy::unmap_ports`].
+    use super::*;
+    use crate::allocator::PortAllocator;
+    use crate::kernel::sim::SimNet;
+    use crate::kernel::{Kernel, NsConfig, NsId};
+    use crate::mapper::rlkclient::{PortDriverClient, PortDriverRemove};
+    use crate::rootlesskit::builtin::Builtin;
+    use crate::trace::Trace;
+    use std::sync::Arc;
+
+    struct World {
+        kernel: Arc<Kernel>,
+        allocator: PortAllocator,
+        pdc: PortDriverClient,
+    }
+
+    /// One daemon on the builtin driver; its child range is 32768-32769.
+    fn world() -> World {
+        let child = NsConfig {
+            ip_local_port_range: "32768\t32769".into(),
+            ..NsConfig::default()
+        };
+        let kernel = Arc::new(
+            Kernel::new(
+                Arc::new(SimNet::new()),
+                &[NsConfig::default(), child],
+                Trace::new(),
+            )
+            .unwrap(),
+        );
+        let allocator = PortAllocator::from_namespace(&kernel, NsId::child(0), "d1/allocator");
+        let pdc = PortDriverClient::new(Arc::new(Builtin::new(kernel.clone(), "d1/rlk")));
+        World {
+            kernel,
+            allocator,
+            pdc,
+        }
+    }
+
+    fn env(w: &World) -> Env<'_> {
+        Env {
+            daemon: "d1",
+            kernel: &w.kernel,
+            ns: NsId::child(0),
+            allocator: &w.allocator,
+            pdc: Some(&w.pdc),
+        }
+    }
+
+    fn req(host_ip: &str) -> PortBindingReq {
+        PortBindingReq {
+            proto: Proto::Tcp,
+            ip: "172.17.0.2".parse().unwrap(),
+            port: 80,
+            host_ip: host_ip.parse().unwrap(),
+            host_port: 0,
+            host_port_end: 0,
+            mapper: "nat",
+            child_host_ip: None,
+        }
+    }
+
+    fn lines(w: &World, layer: &str) -> Vec<String> {
+        w.kernel
+            .trace()
+            .events()
+            .iter()
+            .filter(|e| e.layer.as_str() == layer)
+            .map(|e| {
+                if e.result.is_empty() {
+                    e.action.to_string()
+                } else {
+                    format!("{} -> {}", e.action, e.result)
+                }
+            })
+            .collect()
+    }
+
+    /// `-p 0:80` on both families: one reservation per child loopback
+    /// address, bind-only child sockets, one `AddPort` each, then listen;
+    /// the unmap closes, removes and releases all of it.
+    #[test]
+    fn docker_28_maps_a_dual_stack_group_at_one_port_and_unmaps_it() {
+        crate::sync::run_once(|| {
+            let w = world();
+            let env = env(&w);
+            let b = Docker28
+                .map_ports(&env, "c1", "d1:c1", vec![req("0.0.0.0"), req("::")])
+                .unwrap();
+            let got: Vec<_> = b
+                .iter()
+                .map(|b| {
+                    (
+                        b.go_string(),
+                        b.child_host_ip.to_string(),
+                        b.nat.map(|(ip, p)| format!("{ip}:{p}")),
+                        b.port_driver_remove,
+                        b.bound_socket.is_some(),
+                    )
+                })
+                .collect();
+            let rm = |id| Some(PortDriverRemove { id });
+            assert_eq!(
+                got,
+                [
+                    (
+                        "0.0.0.0:32768:172.17.0.2:80/tcp".to_string(),
+                        "127.0.0.1".to_string(),
+                        Some("127.0.0.1:32768".to_string()),
+                        rm(1),
+                        true
+                    ),
+                    (
+                        "[::]:32768:172.17.0.2:80/tcp".to_string(),
+                        "::1".to_string(),
+                        Some("::1:32768".to_string()),
+                        rm(2),
+                        true
+                    ),
+                ]
+            );
+            assert_eq!(
+                lines(&w, "d1/child"),
+                [
+                    "bind tcp 127.0.0.1:32768 RA -> ok s1",
+                    "bind tcp [::1]:32768 RA V6ONLY=1 -> ok s2",
+                    "listen s1 -> ok",
+                    "listen s2 -> ok",
+                ]
+            );
+            assert_eq!(
+                lines(&w, "d1/rlk"),
+                [
+                    "AddPort tcp4 0.0.0.0:32768 => 127.0.0.1:32768 -> ok id=1",
+                    "AddPort tcp6 [::]:32768 => [::1]:32768 -> ok id=2",
+                ]
+            );
+            assert_eq!(w.allocator.reservations().len(), 2);
+
+            Docker28.unmap_ports(&env, "c1", &b).unwrap();
+            assert!(w.allocator.reservations().is_empty());
+            assert!(w.pdc.driver().ports().is_empty());
+            assert!(w.kernel.sockets(NsId::child(0)).is_empty());
+            assert!(w.kernel.sockets(NsId::HOST).is_empty());
+            assert_eq!(
+                lines(&w, "d1/allocator")[1..],
+                [
+                    "ReleasePort 127.0.0.1 tcp 32768",
+                    "ReleasePort ::1 tcp 32768"
+                ]
+            );
+        });
+    }
+
+    /// `releasePortBindings` releases only a binding's positive host
+    /// port: a binding without one leaves the allocator alone.
+    #[test]
+    fn releasing_a_binding_without_a_host_port_releases_no_port() {
+        crate::sync::run_once(|| {
+            let w = world();
+            let env = env(&w);
+            let r = req("0.0.0.0");
+            let unbound = PortBinding {
+                proto: r.proto,
+                ip: r.ip,
+                port: r.port,
+                host_ip: r.host_ip,
+                host_port: 0,
+                host_port_end: 0,
+                mapper: r.mapper,
+                nat: None,
+                bound_socket: None,
+                child_host_ip: "127.0.0.1".parse().unwrap(),
+                port_driver_remove: None,
+                stop_proxy: None,
+                rootlesskit_unsupported: false,
+            };
+            let at_8080 = PortBinding {
+                host_port: 8080,
+                host_port_end: 8080,
+                ..unbound.clone()
+            };
+            release_port_bindings(&env, None, "c1", &[unbound, at_8080]).unwrap();
+            assert_eq!(
+                lines(&w, "d1/allocator"),
+                ["ReleasePort 127.0.0.1 tcp 8080"]
+            );
+        });
+    }
+}

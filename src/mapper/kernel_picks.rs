@@ -205,3 +205,337 @@ fn remove_host_ports(env: &Env, who: &str, bindings: &[PortBinding]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The retry paths of kernel-picks, each reached without a schedule:
+    //! a program strikes at one syscall of the start (a wrapper around
+    //! the simulated network), or the allocator already holds the port
+    //! the host kernel picks.
+    use super::*;
+    use crate::allocator::PortAllocator;
+    use crate::kernel::sim::SimNet;
+    use crate::kernel::{BindReq, Kernel, Net, NsConfig, Proto, SockId, SockInfo};
+    use crate::mapper::rlkclient::PortDriverClient;
+    use crate::rootlesskit::builtin::Builtin;
+    use crate::trace::Trace;
+    use std::net::IpAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
+
+    /// The simulated network with programs that strike at the start's
+    /// syscalls and exit right after.
+    #[derive(Default)]
+    struct Strikes {
+        inner: SimNet,
+        /// This many host TCP listens lose to a program that bound the
+        /// same address and port with SO_REUSEADDR and listened first.
+        listen_races: AtomicUsize,
+        /// This many child binds find the port held by a program in the
+        /// child namespace (no SO_REUSEADDR).
+        child_holders: AtomicUsize,
+        /// Socket ids of those programs, apart from the kernel's.
+        next_id: AtomicU32,
+    }
+
+    impl Strikes {
+        fn take(n: &AtomicUsize) -> bool {
+            n.fetch_update(SeqCst, SeqCst, |v| v.checked_sub(1)).is_ok()
+        }
+
+        /// Run `f` while a program holds `req` in `ns`.
+        fn while_held<T>(&self, ns: NsId, req: &BindReq, listen: bool, f: impl FnOnce() -> T) -> T {
+            let id = SockId(1_000_000 + self.next_id.fetch_add(1, SeqCst));
+            self.inner
+                .bind(ns, id, req, true)
+                .expect("the program binds");
+            if listen {
+                self.inner.listen(ns, id).expect("the program listens");
+            }
+            let r = f();
+            self.inner.close(ns, id).expect("the program exits");
+            r
+        }
+    }
+
+    impl Net for Strikes {
+        fn name(&self) -> &'static str {
+            "sim"
+        }
+        fn create_ns(&self, ns: NsId, cfg: &NsConfig) -> Result<(), String> {
+            self.inner.create_ns(ns, cfg)
+        }
+        fn bind(&self, ns: NsId, id: SockId, req: &BindReq, privileged: bool) -> Result<(), Errno> {
+            if ns != NsId::HOST && Self::take(&self.child_holders) {
+                let held = BindReq {
+                    reuse_addr: false,
+                    ..*req
+                };
+                return self.while_held(ns, &held, false, || {
+                    self.inner.bind(ns, id, req, privileged)
+                });
+            }
+            self.inner.bind(ns, id, req, privileged)
+        }
+        fn listen(&self, ns: NsId, id: SockId) -> Result<(), Errno> {
+            if ns == NsId::HOST && Self::take(&self.listen_races) {
+                let s = self.sockets(ns).into_iter().find(|s| s.id == id).unwrap();
+                let held = BindReq {
+                    reuse_addr: true,
+                    ..s.req
+                };
+                return self.while_held(ns, &held, true, || self.inner.listen(ns, id));
+            }
+            self.inner.listen(ns, id)
+        }
+        fn close(&self, ns: NsId, id: SockId) -> Result<(), Errno> {
+            self.inner.close(ns, id)
+        }
+        fn sockets(&self, ns: NsId) -> Vec<SockInfo> {
+            self.inner.sockets(ns)
+        }
+        fn probe(
+            &self,
+            ns: NsId,
+            req: &BindReq,
+            listen: bool,
+            privileged: bool,
+        ) -> Result<(), Errno> {
+            self.inner.probe(ns, req, listen, privileged)
+        }
+        fn sysctl(&self, ns: NsId, name: &str) -> Result<String, Errno> {
+            self.inner.sysctl(ns, name)
+        }
+    }
+
+    struct World {
+        net: Arc<Strikes>,
+        kernel: Arc<Kernel>,
+        allocator: Arc<PortAllocator>,
+        pdc: PortDriverClient,
+    }
+
+    /// One daemon with the extended builtin driver; the host's
+    /// `ip_local_port_range` is `lo-hi`.
+    fn world(lo: u16, hi: u16) -> World {
+        let net = Arc::new(Strikes::default());
+        let host = NsConfig {
+            ip_local_port_range: format!("{lo}\t{hi}"),
+            ..NsConfig::default()
+        };
+        let kernel =
+            Arc::new(Kernel::new(net.clone(), &[host, NsConfig::default()], Trace::new()).unwrap());
+        let allocator = Arc::new(PortAllocator::from_namespace(
+            &kernel,
+            NsId::child(0),
+            "d1/allocator",
+        ));
+        let driver = Builtin::new(kernel.clone(), "d1/rlk").with_port_zero();
+        let pdc = PortDriverClient::new(Arc::new(driver));
+        World {
+            net,
+            kernel,
+            allocator,
+            pdc,
+        }
+    }
+
+    fn req(host_ip: &str, host_port: u16, host_port_end: u16) -> PortBindingReq {
+        PortBindingReq {
+            proto: Proto::Tcp,
+            ip: "172.17.0.2".parse().unwrap(),
+            port: 80,
+            host_ip: host_ip.parse().unwrap(),
+            host_port,
+            host_port_end,
+            mapper: "nat",
+            child_host_ip: None,
+        }
+    }
+
+    /// `MapPorts` of one group for c1: the host ports, or the error text.
+    fn map(w: &World, cfg: Vec<PortBindingReq>) -> Result<Vec<u16>, String> {
+        let env = Env {
+            daemon: "d1",
+            kernel: &w.kernel,
+            ns: NsId::child(0),
+            allocator: &w.allocator,
+            pdc: Some(&w.pdc),
+        };
+        KernelPicks
+            .map_ports(&env, "c1", "d1:c1", cfg)
+            .map(|b| b.iter().map(|b| b.host_port).collect())
+            .map_err(|e| e.text)
+    }
+
+    /// `-p 0:80` on 0.0.0.0 only.
+    fn map_any(w: &World) -> Result<Vec<u16>, String> {
+        map(w, vec![req("0.0.0.0", 0, 0)])
+    }
+
+    /// Trace lines (`ACTION -> RESULT`) that contain `needle`.
+    fn count(w: &World, needle: &str) -> usize {
+        w.kernel
+            .trace()
+            .events()
+            .iter()
+            .filter(|e| format!("{} -> {}", e.action, e.result).contains(needle))
+            .count()
+    }
+
+    /// What is left after the start: host sockets, child sockets and
+    /// reservations.
+    fn held(w: &World) -> (usize, usize, Vec<(IpAddr, String, u16)>) {
+        (
+            w.kernel.sockets(NsId::HOST).len(),
+            w.kernel.sockets(NsId::child(0)).len(),
+            w.allocator.reservations(),
+        )
+    }
+
+    const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    /// In a two-port host range Linux tries the odd port first: every
+    /// pick is 40001 while it is free.
+    #[test]
+    fn one_lost_listen_race_costs_one_attempt() {
+        sync_run(|| {
+            let w = world(40000, 40001);
+            w.net.listen_races.store(1, SeqCst);
+            assert_eq!(map_any(&w), Ok(vec![40001]));
+            assert_eq!(count(&w, "AddPort "), 2);
+            assert_eq!(
+                count(
+                    &w,
+                    "-> 400 listen tcp4 0.0.0.0:0: listen: address already in use"
+                ),
+                1
+            );
+            assert_eq!(
+                count(
+                    &w,
+                    "collision on 0, attempt 1: asking the host kernel again"
+                ),
+                1
+            );
+            assert_eq!(count(&w, "collision on"), 1);
+            assert_eq!(held(&w), (1, 1, vec![(LOCALHOST, "tcp".into(), 40001)]));
+        });
+    }
+
+    #[test]
+    fn ten_lost_listen_races_use_up_the_ten_attempts_of_a_small_host_range() {
+        sync_run(|| {
+            let w = world(40000, 40001);
+            w.net.listen_races.store(10, SeqCst);
+            assert_eq!(
+                map_any(&w),
+                Err("error while calling RootlessKit PortManager.AddPort(): listen tcp4 0.0.0.0:0: listen: address already in use".into())
+            );
+            assert_eq!(count(&w, "AddPort "), 10);
+            assert_eq!(count(&w, "collision on 0, attempt "), 9);
+            assert_eq!(held(&w), (0, 0, vec![]));
+        });
+    }
+
+    #[test]
+    fn an_eleven_port_host_range_allows_an_eleventh_attempt() {
+        sync_run(|| {
+            let w = world(40000, 40010);
+            w.net.listen_races.store(10, SeqCst);
+            let got = map_any(&w).expect("the eleventh pick listens");
+            assert!(
+                got.len() == 1 && (40000..=40010).contains(&got[0]),
+                "{got:?}"
+            );
+            assert_eq!(count(&w, "collision on 0, attempt 10:"), 1);
+            assert_eq!(count(&w, "collision on"), 10);
+        });
+    }
+
+    /// Another start of the daemon holds 40001 in the allocator (the host
+    /// has it free, so the host kernel picks it every time) and lets go
+    /// only after the tenth collision: too late, the start has given up.
+    #[test]
+    fn the_allocator_holding_the_pick_costs_ten_attempts_then_its_error() {
+        sync_run(|| {
+            let w = world(40000, 40001);
+            w.allocator
+                .request_ports_in_range("c0", &[LOCALHOST], "tcp", 40001, 40001)
+                .unwrap();
+            let (a, seen) = (w.allocator.clone(), Arc::new(AtomicUsize::new(0)));
+            w.kernel.trace().observe(move |e| {
+                if e.action.as_str().starts_with("collision on")
+                    && seen.fetch_add(1, SeqCst) + 1 == 10
+                {
+                    a.release_port("c0", LOCALHOST, "tcp", 40001);
+                }
+            });
+            assert_eq!(
+                map_any(&w),
+                Err("Bind for 127.0.0.1:40001 failed: port is already allocated".into())
+            );
+            assert_eq!(count(&w, "AddPort "), 10);
+            assert_eq!(count(&w, "RemovePort"), 10);
+            assert_eq!(count(&w, "collision on 40001, attempt "), 9);
+            assert_eq!(held(&w), (0, 0, vec![(LOCALHOST, "tcp".into(), 40001)]));
+        });
+    }
+
+    #[test]
+    fn a_child_program_holding_the_pick_once_costs_one_attempt() {
+        sync_run(|| {
+            let w = world(40000, 40001);
+            w.net.child_holders.store(1, SeqCst);
+            assert_eq!(map_any(&w), Ok(vec![40001]));
+            assert_eq!(count(&w, "AddPort "), 2);
+            assert_eq!(count(&w, "collision on 40001, attempt 1:"), 1);
+            assert_eq!(count(&w, "collision on"), 1);
+            assert_eq!(held(&w), (1, 1, vec![(LOCALHOST, "tcp".into(), 40001)]));
+        });
+    }
+
+    #[test]
+    fn ten_child_collisions_use_up_the_attempts() {
+        sync_run(|| {
+            let w = world(40000, 40001);
+            w.net.child_holders.store(10, SeqCst);
+            assert_eq!(
+                map_any(&w),
+                Err("failed to bind host port 127.0.0.1:40001/tcp: address already in use".into())
+            );
+            assert_eq!(count(&w, "AddPort "), 10);
+            assert_eq!(count(&w, "collision on 40001, attempt "), 9);
+            assert_eq!(held(&w), (0, 0, vec![]));
+        });
+    }
+
+    /// Only `0-0` lets the host kernel pick; a range that starts or ends
+    /// at 0 goes host-first, whose allocator refuses it.
+    #[test]
+    fn only_a_group_asking_for_any_port_sends_parent_port_zero() {
+        sync_run(|| {
+            for (lo, hi) in [(0, 40005), (40005, 0)] {
+                let w = world(40000, 40001);
+                assert_eq!(
+                    map(&w, vec![req("0.0.0.0", lo, hi)]),
+                    Err(format!("invalid port range: {lo}-{hi}"))
+                );
+                assert_eq!(count(&w, "AddPort "), 0);
+            }
+            let w = world(40000, 40001);
+            assert_eq!(map_any(&w), Ok(vec![40001]));
+            assert_eq!(
+                count(
+                    &w,
+                    "AddPort tcp4 0.0.0.0:0 => 127.0.0.1:0 -> ok id=1 port=40001"
+                ),
+                1
+            );
+        });
+    }
+
+    fn sync_run(f: impl Fn() + Send + Sync + 'static) {
+        crate::sync::run_once(f)
+    }
+}

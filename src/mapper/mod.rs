@@ -389,6 +389,92 @@ mod tests {
         assert!(super::by_name("no-such-policy").is_none());
     }
 
+    fn req(host_port: u16, host_port_end: u16) -> super::PortBindingReq {
+        super::PortBindingReq {
+            proto: crate::kernel::Proto::Tcp,
+            ip: "172.17.0.2".parse().unwrap(),
+            port: 80,
+            host_ip: "::".parse().unwrap(),
+            host_port,
+            host_port_end,
+            mapper: "nat",
+            child_host_ip: None,
+        }
+    }
+
+    /// Only an exact host port (S-S, S > 0) is not for the allocator to
+    /// pick.
+    #[test]
+    fn only_an_exact_host_port_is_not_dynamic() {
+        assert!(!req(8080, 8080).is_dynamic());
+        assert!(req(0, 0).is_dynamic());
+        assert!(req(8000, 8010).is_dynamic());
+        assert!(req(0, 8010).is_dynamic());
+    }
+
+    /// `types.PortBinding.String()`: the host port end only for a real
+    /// range, IPv6 addresses in brackets, no host port for 0.
+    #[test]
+    fn a_binding_prints_as_go_prints_it() {
+        let b = |host_port, host_port_end| {
+            let r = req(host_port, host_port_end);
+            super::PortBinding {
+                proto: r.proto,
+                ip: r.ip,
+                port: r.port,
+                host_ip: r.host_ip,
+                host_port,
+                host_port_end,
+                mapper: r.mapper,
+                nat: None,
+                bound_socket: None,
+                child_host_ip: r.host_ip,
+                port_driver_remove: None,
+                stop_proxy: None,
+                rootlesskit_unsupported: false,
+            }
+            .go_string()
+        };
+        assert_eq!(b(8000, 8010), "[::]:8000-8010:172.17.0.2:80/tcp");
+        assert_eq!(b(8000, 8000), "[::]:8000:172.17.0.2:80/tcp");
+        assert_eq!(b(8000, 0), "[::]:8000:172.17.0.2:80/tcp");
+        assert_eq!(b(0, 0), "[::]::172.17.0.2:80/tcp");
+    }
+
+    /// moby master's allocator skips the child namespace's
+    /// `ip_local_reserved_ports`; v28.5.2's `portallocator.go` does not
+    /// read them and hands out the reserved port.
+    #[test]
+    fn the_reserved_ports_are_skipped_by_moby_master_but_not_by_docker_28() {
+        let sc = Arc::new(
+            crate::scenario::parse_str(
+                "t.toml",
+                r#"
+name = "t"
+steps = ["start c1"]
+[[daemon]]
+name = "d1"
+port_range = "32768-32770"
+reserved_ports = "32768"
+[[container]]
+name = "c1"
+publish = ["0:80"]
+"#,
+            )
+            .unwrap(),
+        );
+        let start = |p| {
+            let t = run_seed(&sc, super::by_name(p).unwrap(), 0, KernelKind::Sim)
+                .unwrap()
+                .text();
+            t.lines()
+                .find_map(|l| l.split_once("start c1 -> ").map(|(_, r)| r.to_string()))
+                .unwrap_or_else(|| panic!("{t}"))
+        };
+        assert_eq!(start("moby-master"), "ok 32769");
+        assert_eq!(start("docker-28"), "ok 32768");
+    }
+
     #[test]
     fn every_shipped_scenario_replays_to_its_snapshot_under_every_policy() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));

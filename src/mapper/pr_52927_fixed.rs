@@ -153,3 +153,42 @@ pub fn map_ports(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allocator::PortAllocator;
+    use crate::kernel::sim::SimNet;
+    use crate::kernel::{Kernel, NsConfig, NsId, Proto};
+    use crate::trace::Trace;
+    use std::sync::Arc;
+
+    /// Ten attempts, or one per port of the group's range (its ends
+    /// included) when that is more; `0-0` counts the allocator's range.
+    #[test]
+    fn the_unbounded_policy_tries_every_port_of_the_range_at_least_ten_times() {
+        crate::sync::run_once(|| {
+            let trace = Trace::new();
+            let k = Kernel::new(
+                Arc::new(SimNet::new()),
+                &[NsConfig::default(), NsConfig::default()],
+                trace.clone(),
+            )
+            .unwrap();
+            let a = PortAllocator::new(32768, 32787, Default::default(), trace, "d1/allocator");
+            let env = Env {
+                daemon: "d1",
+                kernel: &k,
+                ns: NsId::child(0),
+                allocator: &a,
+                pdc: None,
+            };
+            let n = |b: AttemptBound, lo, hi| b.attempts(&env, (Proto::Tcp, lo, hi));
+            assert_eq!(n(AttemptBound::RangeSize, 8000, 8010), 11);
+            assert_eq!(n(AttemptBound::RangeSize, 8000, 8004), 10);
+            assert_eq!(n(AttemptBound::RangeSize, 8000, 8000), 10);
+            assert_eq!(n(AttemptBound::RangeSize, 0, 0), 20);
+            assert_eq!(n(AttemptBound::Ten, 8000, 8010), 10);
+        });
+    }
+}
