@@ -1100,4 +1100,69 @@ mod tests {
                 .is_empty()
         );
     }
+
+    /// The trace's lazy texts: a request and a release say how their
+    /// lines start (so a reader rules them out without writing them), and
+    /// an allocated port is its number.
+    #[test]
+    fn trace_texts_know_their_head_and_number() {
+        let req = Request {
+            ips: vec![ip("127.0.0.1"), ip("::1")],
+            proto: Text::from_static("tcp"),
+            start: 0,
+            end: 0,
+        };
+        assert_eq!(req.head(), "RequestPortsInRange [");
+        assert_eq!(
+            Text::lazy(req).as_str(),
+            "RequestPortsInRange [127.0.0.1 ::1] tcp 0-0"
+        );
+        let rel = Release {
+            ip: ip("0.0.0.0"),
+            proto: Text::from_static("udp"),
+            port: 32768,
+        };
+        assert_eq!(rel.head(), "ReleasePort ");
+        assert_eq!(Text::lazy(rel).as_str(), "ReleasePort 0.0.0.0 udp 32768");
+        assert_eq!(Port(32768).number(), Some(32768));
+        assert_eq!(Text::lazy(Port(32768)).to_u16(), Some(32768));
+    }
+
+    #[test]
+    fn layer_is_the_name_given_at_creation() {
+        run(|| {
+            assert_eq!(new_instance().layer(), "d1/allocator");
+        });
+    }
+
+    /// `last` of a range no request can create (one end 0) is `None`,
+    /// not the default range's pointer.
+    #[test]
+    fn last_of_a_half_zero_range_is_none() {
+        run(|| {
+            let p = new_instance();
+            let v4 = ip("0.0.0.0");
+            assert_eq!(p.last(v4, "tcp", 0, 0), Some(i64::from(END)));
+            assert_eq!(p.last(v4, "tcp", 0, i64::from(END)), None);
+            assert_eq!(p.last(v4, "tcp", i64::from(BEGIN), 0), None);
+        });
+    }
+
+    /// One end outside 0..=65535 is enough to refuse the range.
+    #[test]
+    fn a_range_with_one_end_out_of_bounds_is_invalid() {
+        run(|| {
+            let p = new_instance();
+            let v4 = [ip("0.0.0.0")];
+            assert_eq!(
+                p.request_ports_in_range("t", &v4, "tcp", 5000, 70000),
+                Err(GoError::new("invalid port range: 5000-70000"))
+            );
+            assert_eq!(
+                p.request_ports_in_range("t", &v4, "tcp", -1, 5),
+                Err(GoError::new("invalid port range: -1-5"))
+            );
+            assert!(p.reservations().is_empty());
+        });
+    }
 }

@@ -401,4 +401,28 @@ mod tests {
         assert!(scan_port_range("x\t1").is_err());
         assert!(scan_port_range("99999999999999999999\t1").is_err());
     }
+
+    /// A range whose two ends are equal is that one port (Go refuses only
+    /// an end below the start).
+    #[test]
+    fn a_range_of_one_port_is_that_port() {
+        assert_eq!(
+            parse_reserved_ports("8080-8080", 1, 65535),
+            Ok(set(&[8080]))
+        );
+    }
+
+    /// The tab of `%d\t%d` must meet a space in the input: a number glued
+    /// to the first (`-2048`) is not read as the second.
+    #[test]
+    fn scan_port_range_needs_a_space_between_the_numbers() {
+        assert_eq!(
+            scan_port_range("1024-2048"),
+            Err("expected space in input to match format".to_string())
+        );
+        assert_eq!(
+            scan_port_range("1024\n2048"),
+            Err("newline in input does not match format".to_string())
+        );
+    }
 }

@@ -766,4 +766,71 @@ mod tests {
             assert_eq!(ephemeral_scan((40000, 40000), false, |_| true), Some(40000));
         });
     }
+
+    /// An inverted range (low above high) has no port to scan: nothing is
+    /// handed out and no offset is drawn.
+    #[test]
+    fn an_inverted_range_hands_out_nothing() {
+        sync::run_once(|| {
+            assert_eq!(ephemeral_scan((40001, 40000), false, |_| true), None);
+            assert_eq!(ephemeral_scan((40001, 40000), true, |_| true), None);
+        });
+    }
+
+    /// Each syscall's trace text starts with the head it announces.
+    #[test]
+    fn syscall_texts_start_with_their_heads() {
+        let req = BindReq {
+            proto: Proto::Tcp,
+            addr: "0.0.0.0".parse().unwrap(),
+            port: 80,
+            reuse_addr: true,
+            reuse_port: false,
+            v6only: false,
+        };
+        let cases = [
+            (Syscall::Bind(req, false), "bind ", "bind tcp 0.0.0.0:80 RA"),
+            (
+                Syscall::Bind(req, true),
+                "bind ",
+                "bind tcp 0.0.0.0:80 RA (port 0)",
+            ),
+            (Syscall::Listen(SockId(3)), "listen s", "listen s3"),
+            (Syscall::Close(SockId(3)), "close s", "close s3"),
+            (Syscall::Opened(SockId(3)), "ok s", "ok s3"),
+        ];
+        for (call, head, text) in cases {
+            assert_eq!(call.head(), head);
+            assert_eq!(Text::lazy(call).as_str(), text);
+        }
+    }
+
+    /// A bound socket has the owner it was bound for, then the one it was
+    /// handed to; a closed or unknown socket has none.
+    #[test]
+    fn owner_follows_bind_set_owner_and_close() {
+        sync::run_once(|| {
+            let k = Kernel::new(
+                Arc::new(SimNet::new()),
+                &[NsConfig::default()],
+                Trace::new(),
+            )
+            .unwrap();
+            let req = BindReq {
+                proto: Proto::Udp,
+                addr: "127.0.0.1".parse().unwrap(),
+                port: 5353,
+                reuse_addr: false,
+                reuse_port: false,
+                v6only: false,
+            };
+            let s = k.bind("c1", NsId::HOST, &req, true, "rlk").unwrap();
+            assert_eq!(k.owner(NsId::HOST, s), Some("rlk".to_string()));
+            k.set_owner(NsId::HOST, s, "docker-proxy");
+            assert_eq!(k.owner(NsId::HOST, s), Some("docker-proxy".to_string()));
+            assert_eq!(k.owner(NsId::HOST, SockId(s.0 + 1)), None);
+            k.close("c1", NsId::HOST, s).unwrap();
+            assert_eq!(k.owner(NsId::HOST, s), None);
+        });
+    }
 }

@@ -434,4 +434,228 @@ mod tests {
         assert!(t.run(|| -> u8 { panic!("job panics on purpose") }).is_err());
         assert_eq!(t.run(|| 7).unwrap(), 7);
     }
+
+    /// Can this process unshare its network namespace? Probed on a
+    /// discarded thread; `Err` is the reason to skip.
+    fn unshare_works() -> Result<(), String> {
+        std::thread::spawn(|| {
+            // SAFETY: unshare only changes this (discarded) thread's namespace.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return Err(format!("unshare: {}", io::Error::last_os_error()));
+            }
+            Ok(())
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Where `unshare(CLONE_NEWNET)` works, a namespace thread starts
+    /// with the configuration written (gated on `unshare` alone, not on
+    /// [`check_privilege`], which itself enters a namespace).
+    #[test]
+    fn where_unshare_works_a_namespace_thread_starts_configured() {
+        if let Err(why) = unshare_works() {
+            println!("skipped: {why}");
+            return;
+        }
+        let cfg = NsConfig {
+            ip_local_port_range: "40000\t40009".into(),
+            ip_local_reserved_ports: "40005".into(),
+            ip_unprivileged_port_start: 80,
+        };
+        let t = NsThread::spawn("cfg", &cfg).expect("namespace thread");
+        let read = |name: &'static str| t.run(move || read_sysctl(name).unwrap()).unwrap();
+        assert_eq!(read("ip_local_port_range"), "40000\t40009");
+        assert_eq!(read("ip_local_reserved_ports"), "40005");
+        assert_eq!(read("ip_unprivileged_port_start"), "80");
+    }
+
+    /// A fresh namespace starts at unprivileged port 1024 and range
+    /// 32768-60999. Raising the unprivileged start to exactly the current
+    /// low end (32768) is written first, so a range below it is what the
+    /// kernel refuses, and the error names that sysctl.
+    #[test]
+    fn an_invalid_config_is_refused_at_the_sysctl_that_breaks_it() {
+        if let Err(why) = unshare_works() {
+            println!("skipped: {why}");
+            return;
+        }
+        let cfg = NsConfig {
+            ip_local_port_range: "2000\t3000".into(),
+            ip_local_reserved_ports: String::new(),
+            ip_unprivileged_port_start: 32768,
+        };
+        assert_eq!(
+            NsThread::spawn("bad", &cfg).err().as_deref(),
+            Some("write ip_local_port_range = \"2000\\t3000\": Invalid argument (os error 22)")
+        );
+    }
+
+    /// Setting the calling thread's capability sets to what they are
+    /// succeeds for any process (nothing is raised).
+    #[test]
+    fn capset_of_the_current_sets_succeeds() {
+        std::thread::spawn(|| {
+            let d = capget().unwrap();
+            capset(&d).unwrap();
+            assert_eq!(capget().unwrap(), d);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Without `CAP_SYS_ADMIN` in the effective set (dropped here; the
+    /// probe thread inherits this thread's sets) the probe says so.
+    #[test]
+    fn check_privilege_refuses_without_sys_admin() {
+        std::thread::spawn(|| {
+            let mut d = capget().unwrap();
+            d[0].effective &= !(1 << CAP_SYS_ADMIN);
+            capset(&d).unwrap();
+            // SAFETY: geteuid cannot fail.
+            let euid = unsafe { libc::geteuid() };
+            assert_eq!(
+                check_privilege(),
+                Err(format!(
+                    "no CAP_SYS_ADMIN in the effective capability set (euid {euid})"
+                ))
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Exit codes of [`in_child`]: `Ok`, `Err` (100 + errno), a panic, or
+    /// "cannot test here".
+    const CHILD_OK: i32 = 0;
+    const CHILD_PANIC: i32 = 99;
+    const CHILD_SKIP: i32 = 98;
+
+    fn exit_code(r: io::Result<()>) -> i32 {
+        match r {
+            Ok(()) => CHILD_OK,
+            Err(e) => 100 + e.raw_os_error().unwrap_or(0).min(150),
+        }
+    }
+
+    /// Run `f` in a forked child: it is single-threaded, so process-wide
+    /// changes (closing fd 0, a file limit, a seccomp filter) stay there
+    /// and are exact. The child first enters a new network namespace
+    /// (`CHILD_SKIP` when it cannot). Returns the child's exit code.
+    fn in_child(f: fn() -> i32) -> i32 {
+        // SAFETY: the child only makes syscalls and allocates little before
+        // `_exit`; it never returns into the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: unshare only changes this (single-threaded) process.
+            let code = if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                CHILD_SKIP
+            } else {
+                std::panic::catch_unwind(f).unwrap_or(CHILD_PANIC)
+            };
+            // SAFETY: ends the child without running the parent's cleanup.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(r, pid, "waitpid: {}", io::Error::last_os_error());
+        assert!(libc::WIFEXITED(status), "child status {status:#x}");
+        libc::WEXITSTATUS(status)
+    }
+
+    /// The control socket may get descriptor 0 (stdin closed): it is a
+    /// valid socket and `lo` still comes up.
+    #[test]
+    fn loopback_up_works_on_descriptor_zero() {
+        let code = in_child(|| {
+            // SAFETY: closes this child's stdin only.
+            unsafe { libc::close(0) };
+            exit_code(loopback_up())
+        });
+        if code == CHILD_SKIP {
+            println!("skipped: cannot unshare");
+            return;
+        }
+        assert_eq!(code, CHILD_OK);
+    }
+
+    /// When `socket(2)` fails (no descriptor left: EMFILE) the error is
+    /// returned as it is.
+    #[test]
+    fn loopback_up_returns_the_socket_error() {
+        let code = in_child(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: lowers this child's own file limit.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &none) } != 0 {
+                return CHILD_SKIP;
+            }
+            exit_code(loopback_up())
+        });
+        if code == CHILD_SKIP {
+            println!("skipped: cannot unshare or set RLIMIT_NOFILE");
+            return;
+        }
+        assert_eq!(code, 100 + libc::EMFILE);
+    }
+
+    /// When reading `lo`'s flags fails (made to fail here by a seccomp
+    /// filter answering `SIOCGIFFLAGS` with ENOTTY), that error is returned:
+    /// the flags are not written from an unread `ifreq`.
+    #[test]
+    fn loopback_up_stops_when_reading_the_flags_fails() {
+        let code = in_child(|| {
+            let stmt = |code: u32, k: u32| libc::sock_filter {
+                code: code as u16,
+                jt: 0,
+                jf: 0,
+                k,
+            };
+            let jeq = |k: u32, jf: u8| libc::sock_filter {
+                code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+                jt: 0,
+                jf,
+                k,
+            };
+            let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+            // seccomp_data: nr at offset 0, args[1] (low half) at 24.
+            let mut prog = [
+                stmt(load, 0),
+                jeq(libc::SYS_ioctl as u32, 3),
+                stmt(load, 24),
+                jeq(libc::SIOCGIFFLAGS as u32, 1),
+                stmt(
+                    libc::BPF_RET | libc::BPF_K,
+                    libc::SECCOMP_RET_ERRNO | libc::ENOTTY as u32,
+                ),
+                stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+            ];
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_mut_ptr(),
+            };
+            // SAFETY: a valid filter program for this child only.
+            unsafe {
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                    || libc::prctl(
+                        libc::PR_SET_SECCOMP,
+                        libc::SECCOMP_MODE_FILTER,
+                        &fprog as *const libc::sock_fprog,
+                    ) != 0
+                {
+                    return CHILD_SKIP;
+                }
+            }
+            exit_code(loopback_up())
+        });
+        if code == CHILD_SKIP {
+            println!("skipped: cannot unshare or install a seccomp filter");
+            return;
+        }
+        assert_eq!(code, 100 + libc::ENOTTY);
+    }
 }

@@ -651,4 +651,9 @@ mod tests {
             Ok(())
         );
     }
+
+    #[test]
+    fn the_simulated_backend_is_named_sim() {
+        assert_eq!(SimNet::new().name(), "sim");
+    }
 }

@@ -273,4 +273,58 @@ mod tests {
         assert_eq!(r.client_result(), Ok(()));
         assert_eq!(Response::error(400, "x").created_id(), None);
     }
+
+    /// `encoding/json` writes `\r` by name and U+2029 (like U+2028)
+    /// escaped, for JavaScript.
+    #[test]
+    fn go_json_escapes_carriage_return_and_paragraph_separator() {
+        assert_eq!(go_json_string("a\rb"), "\"a\\rb\"");
+        assert_eq!(go_json_string("\u{2029}"), "\"\\u2029\"");
+    }
+
+    /// `json.Unmarshal("null", &errorJSON)` succeeds and leaves the
+    /// message empty: the client's error is that empty message.
+    #[test]
+    fn a_null_error_body_is_an_empty_message() {
+        let r = Response {
+            status: 400,
+            body: "null".into(),
+        };
+        assert_eq!(r.client_result(), Err(String::new()));
+    }
+
+    /// Go's `http.StatusText` for every status the router sends.
+    #[test]
+    fn status_texts_are_gos() {
+        assert_eq!(status_text(200), "OK");
+        assert_eq!(status_text(201), "Created");
+        assert_eq!(status_text(400), "Bad Request");
+        assert_eq!(status_text(404), "Not Found");
+        assert_eq!(status_text(405), "Method Not Allowed");
+        assert_eq!(status_text(500), "Internal Server Error");
+        assert_eq!(status_text(418), "");
+    }
+
+    /// The client decodes an error body only below 64 KiB: a JSON body of
+    /// 64 KiB - 1 bytes gives its message, one of exactly 64 KiB the
+    /// status text and the quoted body.
+    #[test]
+    fn error_bodies_of_64_kib_or_more_are_not_decoded() {
+        let body = |len: usize| {
+            let pad = len - "{\"message\":\"\"}".len();
+            format!("{{\"message\":\"{}\"}}", "x".repeat(pad))
+        };
+        let r = |body: String| Response { status: 404, body };
+        assert_eq!(r(body(65535)).client_result(), Err("x".repeat(65535 - 14)));
+        let at_max = body(65536);
+        assert_eq!(
+            r(at_max.clone()).client_result(),
+            Err(format!(
+                "unexpected HTTP status Not Found, body={}",
+                crate::rootlesskit::validate::go_quote(&at_max)
+            ))
+        );
+        // A 2 000-byte body is well below the limit.
+        assert_eq!(r(body(2000)).client_result(), Err("x".repeat(2000 - 14)));
+    }
 }

@@ -872,4 +872,45 @@ mod tests {
             ])
         );
     }
+
+    /// A TCP listener's failed close reaches `RemovePort` as Go's close
+    /// error; a UDP socket's is dropped.
+    #[test]
+    fn stop_reports_a_failed_close_for_tcp_only() {
+        sync::run_once(|| {
+            let k = kernel();
+            let tcp = go_listen_tcp(&k, "c1", "tcp4", "0.0.0.0", 8181, "rlk").unwrap();
+            assert_eq!(tcp.stop(&k, "c1"), Ok(()));
+            assert_eq!(
+                tcp.stop(&k, "c1"),
+                Err("close tcp4 0.0.0.0:8181: bad file descriptor".into())
+            );
+            let udp = go_listen_udp(&k, "c1", "udp4", "0.0.0.0", 5353, "rlk").unwrap();
+            assert_eq!(udp.stop(&k, "c1"), Ok(()));
+            assert_eq!(udp.stop(&k, "c1"), Ok(()));
+        });
+    }
+
+    /// A network without a family suffix on a specific IPv4 address gets
+    /// an IPv4 socket; only a wildcard or an IPv6 address gets IPv6.
+    #[test]
+    fn favorite_family_is_ipv4_for_a_specific_ipv4_address() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(favorite_family("tcp", ip("127.0.0.1")), (false, false));
+        assert_eq!(favorite_family("udp", ip("10.0.0.1")), (false, false));
+        assert_eq!(favorite_family("tcp", ip("0.0.0.0")), (true, false));
+        assert_eq!(favorite_family("tcp", ip("::1")), (true, false));
+    }
+
+    /// For an IPv6 socket, `ipToSockaddr` maps a specific IPv4 address
+    /// (`::ffff:a.b.c.d`) and turns only 0.0.0.0 into `::`.
+    #[test]
+    fn an_ipv6_sockaddr_maps_a_specific_ipv4_address() {
+        let v4 = |s: &str| Some(IpAddr::V4(s.parse().unwrap()));
+        assert_eq!(
+            sockaddr(true, v4("127.0.0.1")),
+            Ok("::ffff:127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(sockaddr(true, v4("0.0.0.0")), Ok("::".parse().unwrap()));
+    }
 }

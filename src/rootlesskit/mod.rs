@@ -233,3 +233,28 @@ pub(crate) mod testutil {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::slirp4netns::Slirp4netns;
+    use super::testutil::kernel;
+    use super::*;
+    use crate::trace::{Render, Text};
+
+    /// The pinned API has no extensions: a driver that does not add one
+    /// (slirp4netns) advertises none.
+    #[test]
+    fn a_driver_without_extensions_advertises_none() {
+        crate::sync::run_once(|| {
+            let d = Slirp4netns::new(kernel(), "d1/rlk");
+            assert_eq!(d.extensions(), Vec::<&str>::new());
+        });
+    }
+
+    /// The `RemovePort` trace text starts with the head it announces.
+    #[test]
+    fn remove_port_text_starts_with_its_head() {
+        assert_eq!(RemovePort(3).head(), "RemovePort ");
+        assert_eq!(Text::lazy(RemovePort(3)).as_str(), "RemovePort 3");
+    }
+}

@@ -497,4 +497,10 @@ mod tests {
         assert_eq!(join_host_port("", "80"), ":80");
         assert_eq!(join_host_port("127.0.0.1", "80"), "127.0.0.1:80");
     }
+
+    /// `\b`, `\r` and `\v` have short escapes in `strconv.Quote`.
+    #[test]
+    fn go_quote_names_backspace_carriage_return_and_vertical_tab() {
+        assert_eq!(go_quote("\u{8}\r\u{b}"), "\"\\b\\r\\v\"");
+    }
 }
