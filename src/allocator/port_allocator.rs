@@ -7,7 +7,7 @@
 //! `RequestPort`, `RequestPortsInRange`, `ReleasePort`) and
 //! `portallocator_unix.go` (the fallback range) at moby b985e2313a.
 //!
-//! Lock scope: [`PortAllocator::mu`] is Go's `p.mutex`, a shim lock (one
+//! Lock scope: `PortAllocator::mu` is Go's `p.mutex`, a shim lock (one
 //! scheduling point) held for the whole `RequestPortsInRange` after the
 //! argument checks, and for the whole `ReleasePort`. The maps themselves
 //! live behind a plain mutex that checkers may read at any time.

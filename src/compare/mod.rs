@@ -5,7 +5,7 @@
 //! [`crate::explore::engine::explore`] (or `explore_portfolio`) — exactly
 //! what `portsim check` runs — and each violated property is shrunk by
 //! [`crate::explore::minimize::minimize`] and saved through
-//! [`crate::explore::save`]. [`run`] builds the [`Matrix`] (pure data,
+//! [`crate::explore::save`]. [`run()`] builds the [`Matrix`] (pure data,
 //! deterministic for the same inputs); [`render`] prints it as text, JSON or
 //! markdown; [`command`] is the subcommand. No Go code is mirrored here.
 //!

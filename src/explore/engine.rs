@@ -708,7 +708,7 @@ fn satisfied(x: &Exploration, options: &Options) -> bool {
 /// Run independent runs (a portfolio, or a budget's chunks) on
 /// `options.jobs` threads, one shuttle runner each, and merge them in
 /// list order, stopping after the first run with which the merged result
-/// is [`satisfied`]. Each run's result depends on nothing but its own
+/// is `satisfied`. Each run's result depends on nothing but its own
 /// engine, seed and budget, so what comes back (counts, outcomes,
 /// coverage, each property's first violation and its execution number)
 /// is the same for any number of jobs and any timing: more jobs only run

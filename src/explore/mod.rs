@@ -2,9 +2,9 @@
 //! minimizer that shrinks a failing one.
 //!
 //! Every engine runs the same [`World`] code; only the scheduler differs:
-//! shuttle's random, PCT and DFS schedulers (wrapped in a [`Recorder`] so
-//! any execution can be replayed), a portfolio of them, or a [`Replayer`]
-//! that makes the choices of a saved [`Schedule`] again. Loom models live
+//! shuttle's random, PCT and DFS schedulers (wrapped in a [`Recorder`](schedule::Recorder) so
+//! any execution can be replayed), a portfolio of them, or a [`Replayer`](schedule::Replayer)
+//! that makes the choices of a saved [`Schedule`](schedule::Schedule) again. Loom models live
 //! in `models/` and use the same world under `--cfg loom`.
 
 #[cfg(all(not(loom), not(feature = "os-threads")))]

@@ -2,7 +2,7 @@
 //!
 //! The text is first deserialized (with the `toml` crate) into private raw
 //! structs that refuse unknown keys and keep the byte span of every value a
-//! later check may complain about; then [`validate`] turns them into the
+//! later check may complain about; then `validate` turns them into the
 //! model, resolving names to indexes. Every error, whether TOML syntax, a
 //! wrong type, an unknown key or a semantic rule, becomes one
 //! [`ScenarioError`] at the 1-based line and column (in characters) of the
