@@ -14,6 +14,8 @@
 #   SKIP=slow_test OUT=o scripts/mutants.sh   # pass 1: without the unit tests named
 #   ITERATE=1 OUT=o scripts/mutants.sh        # pass 2: every test, only on what pass 1
 #                                             # did not catch (cargo-mutants --iterate)
+#   NAMES=o/mutants.out/missed.txt OUT=p scripts/mutants.sh   # exactly the mutants
+#                                             # named in a file, one per line
 #
 # Two passes are exact, not a sample: a mutant some of the tests catch is
 # caught by all of them, and pass 2 runs everything on the rest. The whole
@@ -86,6 +88,13 @@ rc=0
 order=--no-shuffle
 [ -n "${SHUFFLE:-}" ] && order=--shuffle
 [ -n "${ITERATE:-}" ] && order="$order --iterate"
+if [ -n "${NAMES:-}" ]; then
+  # Every other mutant of the scope is marked caught, and --iterate skips
+  # it (cargo-mutants 27's -F does not filter its `delete field` mutants).
+  mkdir -p "$out/mutants.out"
+  cargo mutants --list "${args[@]}" | grep -vxFf "$NAMES" > "$out/mutants.out/previously_caught.txt" || true
+  order="$order --iterate"
+fi
 # shellcheck disable=SC2086
 nice -n 19 cargo mutants $order -j "$jobs" --gitignore true --profile mutants --timeout "${TIMEOUT:-120}" \
   --baseline "${BASELINE:-run}" ${SHARD:+--shard "$SHARD" --sharding round-robin} -o "$out" \
