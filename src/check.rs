@@ -1280,6 +1280,14 @@ mod tests {
             "after step 12 the incremental checks and the full checks disagree\n  step: 12 c1     d1/daemon     stop c1\n  incremental only: nothing\n  full only: allocator-consistency at step 12: d1 allocator reserves 0.0.0.0 tcp 8080 that no live mapping holds (leak)"
         );
     }
+
+    #[test]
+    fn a_property_is_found_by_its_name_and_only_by_it() {
+        for p in Property::ALL {
+            assert_eq!(Property::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Property::from_name("double-ownership"), None);
+    }
 }
 
 /// Unit tests of the checkers over a hand-built view: each test sets up

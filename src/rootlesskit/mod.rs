@@ -257,4 +257,11 @@ mod tests {
         assert_eq!(RemovePort(3).head(), "RemovePort ");
         assert_eq!(Text::lazy(RemovePort(3)).as_str(), "RemovePort 3");
     }
+
+    /// So does the `ok id=N` result of an `AddPort`.
+    #[test]
+    fn ok_id_text_starts_with_its_head() {
+        assert_eq!(OkId(7).head(), "ok id=");
+        assert_eq!(Text::lazy(OkId(7)).as_str(), "ok id=7");
+    }
 }

@@ -503,4 +503,10 @@ mod tests {
     fn go_quote_names_backspace_carriage_return_and_vertical_tab() {
         assert_eq!(go_quote("\u{8}\r\u{b}"), "\"\\b\\r\\v\"");
     }
+
+    /// Every control character strconv.Quote names by letter.
+    #[test]
+    fn go_quote_names_bell_form_feed_newline_and_tab_too() {
+        assert_eq!(go_quote("\u{7}\u{c}\n\t"), "\"\\a\\f\\n\\t\"");
+    }
 }
