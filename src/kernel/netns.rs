@@ -603,52 +603,56 @@ mod tests {
         assert_eq!(code, 100 + libc::EMFILE);
     }
 
-    /// When reading `lo`'s flags fails (made to fail here by a seccomp
-    /// filter answering `SIOCGIFFLAGS` with ENOTTY), that error is returned:
-    /// the flags are not written from an unread `ifreq`.
+    /// Makes this (forked, single-threaded) child's ioctl `req` fail with
+    /// ENOTTY by a seccomp filter; false when the filter cannot be set.
+    fn fail_ioctl(req: u32) -> bool {
+        let stmt = |code: u32, k: u32| libc::sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        let jeq = |k: u32, jf: u8| libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf,
+            k,
+        };
+        let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+        // seccomp_data: nr at offset 0, args[1] (low half) at 24.
+        let mut prog = [
+            stmt(load, 0),
+            jeq(libc::SYS_ioctl as u32, 3),
+            stmt(load, 24),
+            jeq(req, 1),
+            stmt(
+                libc::BPF_RET | libc::BPF_K,
+                libc::SECCOMP_RET_ERRNO | libc::ENOTTY as u32,
+            ),
+            stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+        ];
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_mut_ptr(),
+        };
+        // SAFETY: a valid filter program for this child only.
+        unsafe {
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+                && libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &fprog as *const libc::sock_fprog,
+                ) == 0
+        }
+    }
+
+    /// When reading `lo`'s flags fails, that error is returned: the flags
+    /// are not written from an unread `ifreq`.
     #[test]
     fn loopback_up_stops_when_reading_the_flags_fails() {
         let code = in_child(|| {
-            let stmt = |code: u32, k: u32| libc::sock_filter {
-                code: code as u16,
-                jt: 0,
-                jf: 0,
-                k,
-            };
-            let jeq = |k: u32, jf: u8| libc::sock_filter {
-                code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-                jt: 0,
-                jf,
-                k,
-            };
-            let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-            // seccomp_data: nr at offset 0, args[1] (low half) at 24.
-            let mut prog = [
-                stmt(load, 0),
-                jeq(libc::SYS_ioctl as u32, 3),
-                stmt(load, 24),
-                jeq(libc::SIOCGIFFLAGS as u32, 1),
-                stmt(
-                    libc::BPF_RET | libc::BPF_K,
-                    libc::SECCOMP_RET_ERRNO | libc::ENOTTY as u32,
-                ),
-                stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
-            ];
-            let fprog = libc::sock_fprog {
-                len: prog.len() as u16,
-                filter: prog.as_mut_ptr(),
-            };
-            // SAFETY: a valid filter program for this child only.
-            unsafe {
-                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                    || libc::prctl(
-                        libc::PR_SET_SECCOMP,
-                        libc::SECCOMP_MODE_FILTER,
-                        &fprog as *const libc::sock_fprog,
-                    ) != 0
-                {
-                    return CHILD_SKIP;
-                }
+            if !fail_ioctl(libc::SIOCGIFFLAGS as u32) {
+                return CHILD_SKIP;
             }
             exit_code(loopback_up())
         });
@@ -657,5 +661,44 @@ mod tests {
             return;
         }
         assert_eq!(code, 100 + libc::ENOTTY);
+    }
+
+    /// When writing them fails, that error is returned too: `lo` is not
+    /// reported up.
+    #[test]
+    fn loopback_up_says_when_setting_the_flags_fails() {
+        let code = in_child(|| {
+            if !fail_ioctl(libc::SIOCSIFFLAGS as u32) {
+                return CHILD_SKIP;
+            }
+            exit_code(loopback_up())
+        });
+        if code == CHILD_SKIP {
+            println!("skipped: cannot unshare or install a seccomp filter");
+            return;
+        }
+        assert_eq!(code, 100 + libc::ENOTTY);
+    }
+
+    /// Dropping a namespace thread waits for it to end: what its jobs left
+    /// in its thread-local storage is gone when the drop returns.
+    #[test]
+    fn dropping_a_namespace_thread_joins_it() {
+        if let Err(why) = unshare_works() {
+            println!("skipped: {why}");
+            return;
+        }
+        thread_local! {
+            static HELD: std::cell::RefCell<Option<std::sync::Arc<()>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let token = std::sync::Arc::new(());
+        let held = token.clone();
+        let t = NsThread::spawn("drop", &NsConfig::default()).expect("namespace thread");
+        t.run(move || HELD.with(|h| *h.borrow_mut() = Some(held)))
+            .unwrap();
+        assert_eq!(std::sync::Arc::strong_count(&token), 2);
+        drop(t);
+        assert_eq!(std::sync::Arc::strong_count(&token), 1);
     }
 }

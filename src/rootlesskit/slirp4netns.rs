@@ -382,4 +382,20 @@ mod tests {
             BTreeSet::from(["conflict with ID 1".to_string()])
         );
     }
+
+    /// slirp4netns' own check of `guest_addr`: empty is its default and
+    /// taken, anything but IPv4 is refused before a socket is opened.
+    #[test]
+    fn add_hostfwd_takes_an_empty_guest_address_and_refuses_a_bad_one() {
+        sync::run_once(|| {
+            let k = kernel();
+            let d = driver(&k);
+            assert_eq!(d.add_hostfwd("c1", "tcp", "", 8080, "", 80), Ok(1));
+            assert_eq!(
+                d.add_hostfwd("c1", "tcp", "", 8081, "::1", 80),
+                Err("bad request: add_hostfwd: bad arguments.guest_addr".into())
+            );
+            assert_eq!(host_sockets(&k), ["d1/rlk#1 tcp 0.0.0.0:8080 RA L"]);
+        });
+    }
 }
