@@ -1604,6 +1604,18 @@ publish = ["8080:80"]
         assert_eq!(double_ownership(&f, &k, child), want);
     }
 
+    #[test]
+    fn a_live_mapping_whose_host_listener_is_closed_is_reported() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        f.socks.retain(|(_, s, _)| s.id != SockId(2));
+        let want = vec![format!(
+            "{A}: host listener s2 of rootlesskit id 1 is closed"
+        )];
+        let k = Checker::new();
+        assert_eq!(double_ownership(&f, &k, Scope::Full), want);
+    }
+
     /// Two bindings: 2 read, 2 host sockets, per daemon 1 child socket
     /// and 1 rootlesskit port, and claim pairs 1 + 1 + (2 + 1) over the
     /// (namespace, proto, port) groups [child1], [child2], [host, host].
