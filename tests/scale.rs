@@ -3,6 +3,8 @@
 //! with the number of containers alive (linearly), never faster. Measured
 //! with the checkers' deterministic work counter, not wall time (the
 //! wall-time benchmark is `cargo bench --bench scale`).
+// Shuttle-driven: the os-threads build (`stress` only) leaves the engines out.
+#![cfg(not(feature = "os-threads"))]
 
 use portsim::explore::{KernelKind, run_seed};
 use portsim::mapper;
