@@ -424,5 +424,10 @@ mod tests {
             scan_port_range("1024\n2048"),
             Err("newline in input does not match format".to_string())
         );
+        // The format's space takes every space before the newline.
+        assert_eq!(
+            scan_port_range("1024 \t\n2048"),
+            Err("newline in input does not match format".to_string())
+        );
     }
 }

@@ -767,6 +767,27 @@ mod tests {
         });
     }
 
+    /// The scan walks up from its random odd offset, wraps at the top and
+    /// never asks about a port outside the range: the one free port is
+    /// found wherever it is.
+    #[test]
+    fn the_scan_stays_inside_the_range_and_finds_its_one_free_port() {
+        sync::run_once(|| {
+            for free_port in [40009, 40000, 40004] {
+                let mut asked = Vec::new();
+                let got = ephemeral_scan((40000, 40009), false, |p| {
+                    asked.push(p);
+                    p == free_port
+                });
+                assert_eq!(got, Some(free_port));
+                assert!(
+                    asked.iter().all(|p| (40000..=40009).contains(p)),
+                    "{asked:?}"
+                );
+            }
+        });
+    }
+
     /// An inverted range (low above high) has no port to scan: nothing is
     /// handed out and no offset is drawn.
     #[test]
