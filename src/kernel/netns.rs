@@ -565,27 +565,40 @@ mod tests {
         libc::WEXITSTATUS(status)
     }
 
+    /// Asserts that `f`, run by [`in_child`], exits with `want`, or says
+    /// that this machine cannot run it (no unshare, or the fault cannot
+    /// be set up here).
+    fn assert_child_exits(want: i32, f: fn() -> i32) {
+        match in_child(f) {
+            CHILD_SKIP => println!("skipped: cannot unshare or set up the fault"),
+            code => assert_eq!(code, want),
+        }
+    }
+
+    /// `loopback_up` with ioctl `req` failing (ENOTTY), as an exit code.
+    fn loopback_up_with_failing_ioctl(req: u32) -> i32 {
+        if !fail_ioctl(req) {
+            return CHILD_SKIP;
+        }
+        exit_code(loopback_up())
+    }
+
     /// The control socket may get descriptor 0 (stdin closed): it is a
     /// valid socket and `lo` still comes up.
     #[test]
     fn loopback_up_works_on_descriptor_zero() {
-        let code = in_child(|| {
+        assert_child_exits(CHILD_OK, || {
             // SAFETY: closes this child's stdin only.
             unsafe { libc::close(0) };
             exit_code(loopback_up())
         });
-        if code == CHILD_SKIP {
-            println!("skipped: cannot unshare");
-            return;
-        }
-        assert_eq!(code, CHILD_OK);
     }
 
     /// When `socket(2)` fails (no descriptor left: EMFILE) the error is
     /// returned as it is.
     #[test]
     fn loopback_up_returns_the_socket_error() {
-        let code = in_child(|| {
+        assert_child_exits(100 + libc::EMFILE, || {
             let none = libc::rlimit {
                 rlim_cur: 0,
                 rlim_max: 0,
@@ -596,11 +609,6 @@ mod tests {
             }
             exit_code(loopback_up())
         });
-        if code == CHILD_SKIP {
-            println!("skipped: cannot unshare or set RLIMIT_NOFILE");
-            return;
-        }
-        assert_eq!(code, 100 + libc::EMFILE);
     }
 
     /// Makes this (forked, single-threaded) child's ioctl `req` fail with
@@ -650,34 +658,18 @@ mod tests {
     /// are not written from an unread `ifreq`.
     #[test]
     fn loopback_up_stops_when_reading_the_flags_fails() {
-        let code = in_child(|| {
-            if !fail_ioctl(libc::SIOCGIFFLAGS as u32) {
-                return CHILD_SKIP;
-            }
-            exit_code(loopback_up())
+        assert_child_exits(100 + libc::ENOTTY, || {
+            loopback_up_with_failing_ioctl(libc::SIOCGIFFLAGS as u32)
         });
-        if code == CHILD_SKIP {
-            println!("skipped: cannot unshare or install a seccomp filter");
-            return;
-        }
-        assert_eq!(code, 100 + libc::ENOTTY);
     }
 
     /// When writing them fails, that error is returned too: `lo` is not
     /// reported up.
     #[test]
     fn loopback_up_says_when_setting_the_flags_fails() {
-        let code = in_child(|| {
-            if !fail_ioctl(libc::SIOCSIFFLAGS as u32) {
-                return CHILD_SKIP;
-            }
-            exit_code(loopback_up())
+        assert_child_exits(100 + libc::ENOTTY, || {
+            loopback_up_with_failing_ioctl(libc::SIOCSIFFLAGS as u32)
         });
-        if code == CHILD_SKIP {
-            println!("skipped: cannot unshare or install a seccomp filter");
-            return;
-        }
-        assert_eq!(code, 100 + libc::ENOTTY);
     }
 
     /// Dropping a namespace thread waits for it to end: what its jobs left
