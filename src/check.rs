@@ -206,43 +206,7 @@ impl Touched {
         names: &[String],
         nss: &[NsId],
     ) -> Touched {
-        let closes = action.starts_with("close ");
-        let begins = action.starts_with("start ") && result.is_empty();
-        if layer == "host" {
-            return if closes {
-                Touched::Host
-            } else {
-                Touched::Nothing
-            };
-        }
-        let Some((who, part)) = layer.rsplit_once('/') else {
-            return Touched::All;
-        };
-        if part == "child" {
-            let k = who.strip_prefix('d').and_then(|k| k.parse::<usize>().ok());
-            let mut ds = nss.iter().enumerate().filter(|(_, ns)| Some(ns.0) == k);
-            return match (ds.next(), ds.next()) {
-                (Some(_), None) if !closes => Touched::Nothing,
-                (Some((d, _)), None) => Touched::Daemon(d, PART_CHILD),
-                _ => Touched::All,
-            };
-        }
-        let mut ds = names.iter().enumerate().filter(|(_, n)| *n == who);
-        let d = match (ds.next(), ds.next()) {
-            (Some((d, _)), None) => d,
-            _ => return Touched::All,
-        };
-        match part {
-            "allocator" => Touched::Daemon(d, PART_ALLOC),
-            "rlk" if action.starts_with("AddPort ") => Touched::Nothing,
-            "rlk" => Touched::Daemon(d, PART_RLK),
-            "bridge" if action.is("lock configNetwork") => Touched::Nothing,
-            // `start c` as a start begins: its phase only.
-            "daemon" if begins => Touched::Daemon(d, PART_ALLOC),
-            "bridge" | "daemon" => Touched::Daemon(d, PART_BINDINGS | PART_ALLOC),
-            "nat" | "proxy" => Touched::Nothing,
-            _ => Touched::Daemon(d, PART_ANY),
-        }
+        Place::of(layer, names, nss).touched(action, result)
     }
 
     fn part(self, d: usize, bits: u8) -> bool {
@@ -255,6 +219,88 @@ impl Touched {
 
     fn host(self) -> bool {
         matches!(self, Touched::Host | Touched::All)
+    }
+}
+
+/// What a trace event's layer alone says about what it may touch
+/// ([`Touched::of`] without the action): parsed once per layer name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// `host`.
+    Host,
+    /// `dK/child` of daemon `.0`.
+    Child(usize),
+    /// `NAME/allocator`, `NAME/rlk`, ... of daemon `.0`.
+    Daemon(usize, Part),
+    /// A layer this module cannot place.
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Allocator,
+    Rlk,
+    Bridge,
+    Daemon,
+    Note,
+    Other,
+}
+
+impl Place {
+    fn of(layer: &str, names: &[String], nss: &[NsId]) -> Place {
+        if layer == "host" {
+            return Place::Host;
+        }
+        let Some((who, part)) = layer.rsplit_once('/') else {
+            return Place::Unknown;
+        };
+        if part == "child" {
+            let k = who.strip_prefix('d').and_then(|k| k.parse::<usize>().ok());
+            let mut ds = nss.iter().enumerate().filter(|(_, ns)| Some(ns.0) == k);
+            return match (ds.next(), ds.next()) {
+                (Some((d, _)), None) => Place::Child(d),
+                _ => Place::Unknown,
+            };
+        }
+        let mut ds = names.iter().enumerate().filter(|(_, n)| *n == who);
+        let d = match (ds.next(), ds.next()) {
+            (Some((d, _)), None) => d,
+            _ => return Place::Unknown,
+        };
+        let part = match part {
+            "allocator" => Part::Allocator,
+            "rlk" => Part::Rlk,
+            "bridge" => Part::Bridge,
+            "daemon" => Part::Daemon,
+            "nat" | "proxy" => Part::Note,
+            _ => Part::Other,
+        };
+        Place::Daemon(d, part)
+    }
+
+    /// [`Touched::of`] for an event of this layer.
+    fn touched(self, action: &Text, result: &Text) -> Touched {
+        let closes = || action.starts_with("close ");
+        match self {
+            Place::Host if closes() => Touched::Host,
+            Place::Host => Touched::Nothing,
+            Place::Child(d) if closes() => Touched::Daemon(d, PART_CHILD),
+            Place::Child(_) => Touched::Nothing,
+            Place::Unknown => Touched::All,
+            Place::Daemon(d, part) => match part {
+                Part::Allocator => Touched::Daemon(d, PART_ALLOC),
+                Part::Rlk if action.starts_with("AddPort ") => Touched::Nothing,
+                Part::Rlk => Touched::Daemon(d, PART_RLK),
+                Part::Bridge if action.is("lock configNetwork") => Touched::Nothing,
+                // `start c` as a start begins: its phase only.
+                Part::Daemon if action.starts_with("start ") && result.is_empty() => {
+                    Touched::Daemon(d, PART_ALLOC)
+                }
+                Part::Bridge | Part::Daemon => Touched::Daemon(d, PART_BINDINGS | PART_ALLOC),
+                Part::Note => Touched::Nothing,
+                Part::Other => Touched::Daemon(d, PART_ANY),
+            },
+        }
     }
 }
 
@@ -365,7 +411,14 @@ struct Incremental {
     /// it was last evaluated (it is not evaluated while the daemon has a
     /// start or stop in flight, so this accumulates over those steps).
     alloc_dirty: Vec<bool>,
+    /// The layers seen so far, each placed once (a layer is an interned
+    /// name: found again by pointer; held here, so never freed and reused).
+    places: Vec<(Text, Place)>,
 }
+
+/// Layers [`Incremental::places`] remembers (a scenario has a few per
+/// daemon); past it a layer is placed at every event.
+const MAX_PLACES: usize = 64;
 
 /// Collects violations during a run.
 #[derive(Default)]
@@ -518,10 +571,15 @@ impl Checker {
         }
         let step = w.steps();
         let found = {
-            let mut inc = crate::sync::state(&self.incremental);
+            let mut guard = crate::sync::state(&self.incremental);
+            let Incremental {
+                layout,
+                alloc_dirty,
+                places,
+            } = &mut *guard;
             let n = w.daemon_count();
-            let first = inc.layout.is_none();
-            let (names, nss) = inc.layout.get_or_insert_with(|| {
+            let first = layout.is_none();
+            let (names, nss) = layout.get_or_insert_with(|| {
                 (
                     (0..n).map(|d| w.daemon_name(d).to_string()).collect(),
                     (0..n).map(|d| w.daemon_ns(d)).collect(),
@@ -532,18 +590,37 @@ impl Checker {
             } else if first {
                 Touched::All
             } else {
-                Touched::of(&ev.layer, &ev.action, &ev.result, names, nss)
+                let place = match places.iter().find(|(l, _)| l.is_same(&ev.layer)) {
+                    Some((_, p)) => *p,
+                    None => {
+                        let p = Place::of(&ev.layer, names, nss);
+                        if places.len() < MAX_PLACES {
+                            places.push((ev.layer.clone(), p));
+                        }
+                        p
+                    }
+                };
+                place.touched(&ev.action, &ev.result)
             };
-            if inc.alloc_dirty.len() != n {
-                inc.alloc_dirty = vec![false; n];
+            if alloc_dirty.len() != n {
+                *alloc_dirty = vec![false; n];
             }
-            for d in 0..n {
+            for (d, dirty) in alloc_dirty.iter_mut().enumerate() {
                 if t.part(d, PART_BINDINGS | PART_ALLOC) {
-                    inc.alloc_dirty[d] = true;
+                    *dirty = true;
                 }
             }
-            self.step_checks(w, Scope::Step(t), Some(&mut inc.alloc_dirty))
+            // Nothing touched and nothing pending: no step check can find
+            // anything new (the common case, read without a call).
+            if t == Touched::Nothing && !alloc_dirty.iter().any(|x| *x) {
+                Vec::new()
+            } else {
+                self.step_checks(w, Scope::Step(t), Some(alloc_dirty))
+            }
         };
+        if found.is_empty() && !self.paranoid {
+            return;
+        }
         let full = self
             .paranoid
             .then(|| self.step_checks(w, Scope::Full, None));
@@ -660,12 +737,77 @@ fn overlaps(a: IpAddr, b: IpAddr) -> bool {
     same_family(a, b) && (a == b || a.is_unspecified() || b.is_unspecified())
 }
 
-/// The ids of the sockets open in `ns` (the table only: no owner labels).
-fn open_ids(w: &dyn View, k: &Checker, ns: NsId) -> BTreeSet<SockId> {
-    let ids: BTreeSet<SockId> = w.open_sockets(ns).into_iter().map(|s| s.id).collect();
+/// The ids of the sockets open in `ns` (the table only: no owner labels),
+/// sorted.
+fn open_ids(w: &dyn View, k: &Checker, ns: NsId) -> Vec<SockId> {
+    let mut ids: Vec<SockId> = w.open_sockets(ns).into_iter().map(|s| s.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
     k.tick(ids.len());
     ids
 }
+
+/// What the step checks read of one live binding, copied out of the
+/// bridge without its names or sockets (a step check reads every live
+/// binding of a touched daemon, and copying them cost more than checking
+/// them). `nth` finds the binding again for a message ([`describe`]).
+#[derive(Clone, Copy)]
+struct Held {
+    di: usize,
+    /// Its place in daemon `di`'s [`View::each_live`] order.
+    nth: usize,
+    proto: Proto,
+    child_host_ip: IpAddr,
+    host_ip: IpAddr,
+    host_port: u16,
+    child: Option<SockId>,
+    rootlesskit_unsupported: bool,
+    remove_id: Option<u32>,
+}
+
+/// The live bindings of the daemons `read` selects (every daemon: None),
+/// in daemon then endpoint order, as [`live`] reads them.
+fn held(w: &dyn View, k: &Checker, read: Option<&[bool]>) -> Vec<Held> {
+    let mut out = Vec::new();
+    for di in 0..w.daemon_count() {
+        if read.is_some_and(|r| !r[di]) {
+            continue;
+        }
+        let mut nth = 0;
+        w.each_live(di, &mut |_, b| {
+            out.push(Held {
+                di,
+                nth,
+                proto: b.proto,
+                child_host_ip: b.child_host_ip,
+                host_ip: b.host_ip,
+                host_port: b.host_port,
+                child: child_sock(b),
+                rootlesskit_unsupported: b.rootlesskit_unsupported,
+                remove_id: b.port_driver_remove.map(|r| r.id),
+            });
+            nth += 1;
+        });
+    }
+    k.tick(out.len());
+    out
+}
+
+/// The endpoint name of a [`Held`] binding and the binding's Go string
+/// form, read again from the view (only for a message).
+fn describe(w: &dyn View, h: &Held) -> (String, String) {
+    let (mut nth, mut found) = (0, None);
+    w.each_live(h.di, &mut |ep, b| {
+        if nth == h.nth {
+            found = Some((ep.to_string(), b.go_string()));
+        }
+        nth += 1;
+    });
+    found.unwrap_or_default()
+}
+
+/// A daemon's rootlesskit ports by id: (id, host listener), sorted.
+type RlkPorts = Vec<(u32, Option<SockId>)>;
 
 /// No double ownership: live mappings never claim overlapping
 /// (namespace, proto, address, port), and each one's sockets are open.
@@ -693,26 +835,33 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
     if !read.iter().any(|x| *x) {
         return msgs;
     }
-    let live = live(w, k, if full { None } else { Some(&read) });
+    let live = held(w, k, if full { None } else { Some(&read) });
+    if live.is_empty() && !full {
+        return msgs;
+    }
     // Described only for a message: formatting every binding after every
     // step cost more than the checks themselves.
-    let desc = |i: usize| format!("{}'s {}", live[i].1, live[i].2.go_string());
+    let desc = |i: usize| {
+        let (ep, b) = describe(w, &live[i]);
+        format!("{ep}'s {b}")
+    };
     // (namespace, proto, address, port, index into `live`, daemon)
     let mut claims: Vec<(NsId, Proto, IpAddr, u16, usize, usize)> = Vec::new();
-    let mut host_open: Option<BTreeSet<SockId>> = full.then(|| open_ids(w, k, NsId::HOST));
-    let mut child_open: BTreeMap<usize, BTreeSet<SockId>> = BTreeMap::new();
-    let mut rlk_ports: BTreeMap<usize, BTreeMap<u32, Option<SockId>>> = BTreeMap::new();
-    for (i, (di, _, b)) in live.iter().enumerate() {
-        let di = *di;
+    let mut host_open: Option<Vec<SockId>> = full.then(|| open_ids(w, k, NsId::HOST));
+    // Per daemon, read once: its child table, its rootlesskit ports.
+    let mut child_open: Vec<Option<Vec<SockId>>> = vec![None; n];
+    let mut rlk_ports: Vec<Option<RlkPorts>> = vec![None; n];
+    for (i, b) in live.iter().enumerate() {
+        let di = b.di;
         let ns = w.daemon_ns(di);
         if scope.child(di) {
-            match child_sock(b) {
+            match b.child {
                 None => msgs.push(format!("{} holds no child socket", desc(i))),
                 Some(s)
-                    if !child_open
-                        .entry(di)
-                        .or_insert_with(|| open_ids(w, k, ns))
-                        .contains(&s) =>
+                    if child_open[di]
+                        .get_or_insert_with(|| open_ids(w, k, ns))
+                        .binary_search(&s)
+                        .is_err() =>
                 {
                     msgs.push(format!("{}: its child socket {s} is closed", desc(i)))
                 }
@@ -725,37 +874,45 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
         if b.rootlesskit_unsupported {
             continue;
         }
-        let Some(rm) = b.port_driver_remove else {
+        let Some(rm) = b.remove_id else {
             if scope.rlk(di) {
                 msgs.push(format!("{} has no rootlesskit port", desc(i)));
             }
             continue;
         };
         if scope.rlk(di) {
-            let ports = rlk_ports.entry(di).or_insert_with(|| {
+            let ports = rlk_ports[di].get_or_insert_with(|| {
                 let ports = w.driver_ports(di);
                 k.tick(ports.len());
-                ports.into_iter().map(|(id, _, s)| (id, s)).collect()
+                let mut ports: Vec<(u32, Option<SockId>)> =
+                    ports.into_iter().map(|(id, _, s)| (id, s)).collect();
+                // Sorted by id, the last of equal ids kept (a map's insert).
+                ports.reverse();
+                ports.sort_by_key(|p| p.0);
+                ports.dedup_by_key(|p| p.0);
+                ports
             });
-            match ports.get(&rm.id) {
-                None => msgs.push(format!(
+            match ports.binary_search_by_key(&rm, |p| p.0) {
+                Err(_) => msgs.push(format!(
                     "{}: rootlesskit {} has no port id {}",
                     desc(i),
                     w.daemon_name(di),
-                    rm.id
+                    rm
                 )),
-                Some(Some(s))
-                    if !host_open
-                        .get_or_insert_with(|| open_ids(w, k, NsId::HOST))
-                        .contains(s) =>
-                {
-                    msgs.push(format!(
-                        "{}: host listener {s} of rootlesskit id {} is closed",
-                        desc(i),
-                        rm.id
-                    ))
+                Ok(x) => {
+                    if let Some(s) = ports[x].1
+                        && host_open
+                            .get_or_insert_with(|| open_ids(w, k, NsId::HOST))
+                            .binary_search(&s)
+                            .is_err()
+                    {
+                        msgs.push(format!(
+                            "{}: host listener {s} of rootlesskit id {} is closed",
+                            desc(i),
+                            rm
+                        ))
+                    }
                 }
-                Some(_) => {}
             }
         }
         if any_pairs {
@@ -763,13 +920,14 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
         }
     }
     // Pairs (i < j) of overlapping claims, in the order a nested loop over
-    // the claims would find them.
-    let mut same_port: BTreeMap<(NsId, Proto, u16), Vec<usize>> = BTreeMap::new();
-    for (i, c) in claims.iter().enumerate() {
-        same_port.entry((c.0, c.1, c.3)).or_default().push(i);
-    }
+    // the claims would find them: claims grouped by (namespace, proto,
+    // port), each group in claim order.
+    let mut order: Vec<usize> = (0..claims.len()).collect();
+    order.sort_by_key(|&i| (claims[i].0, claims[i].1, claims[i].3, i));
     let mut pairs = Vec::new();
-    for idx in same_port.values() {
+    for idx in order.chunk_by(|&a, &b| {
+        (claims[a].0, claims[a].1, claims[a].3) == (claims[b].0, claims[b].1, claims[b].3)
+    }) {
         if !idx.iter().any(|&i| scope.pairs(claims[i].5)) {
             continue;
         }
@@ -801,17 +959,29 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
 
 type Reservation = (IpAddr, String, u16);
 
-fn held_reservations(w: &dyn View, k: &Checker, di: usize) -> BTreeMap<Reservation, String> {
+/// The reservations daemon `di`'s live bindings hold, sorted, each with
+/// the binding that holds it (the last of several, as a map's insert
+/// keeps), for a message.
+fn held_reservations(
+    w: &dyn View,
+    k: &Checker,
+    di: usize,
+) -> Vec<((IpAddr, &'static str, u16), Held)> {
     let mut read = vec![false; w.daemon_count()];
     read[di] = true;
-    let mut m = BTreeMap::new();
-    for (_, c, b) in live(w, k, Some(&read)) {
-        m.insert(
-            (b.child_host_ip, b.proto.as_str().to_string(), b.host_port),
-            c,
-        );
-    }
+    let mut m: Vec<((IpAddr, &'static str, u16), Held)> = held(w, k, Some(&read))
+        .into_iter()
+        .map(|b| ((b.child_host_ip, b.proto.as_str(), b.host_port), b))
+        .collect();
+    m.reverse();
+    m.sort_by_key(|e| e.0);
+    m.dedup_by_key(|e| e.0);
     m
+}
+
+fn holds(held: &[((IpAddr, &'static str, u16), Held)], r: &Reservation) -> bool {
+    held.binary_search_by(|e| e.0.cmp(&(r.0, r.1.as_str(), r.2)))
+        .is_ok()
 }
 
 /// Allocator consistency: the daemon's reservations are exactly the ports
@@ -819,11 +989,13 @@ fn held_reservations(w: &dyn View, k: &Checker, di: usize) -> BTreeMap<Reservati
 fn allocator_consistency(w: &dyn View, k: &Checker, di: usize) -> Vec<Finding> {
     let name = w.daemon_name(di);
     let held = held_reservations(w, k, di);
-    let have: BTreeSet<Reservation> = w.reservations(di).into_iter().collect();
+    let mut have: Vec<Reservation> = w.reservations(di);
+    have.sort();
+    have.dedup();
     k.tick(have.len());
     let mut msgs = Vec::new();
     for r in &have {
-        if !held.contains_key(r) {
+        if !holds(&held, r) {
             msgs.push(finding(
                 format!(
                     "{} allocator reserves {} {} {} that no live mapping holds (leak)",
@@ -834,14 +1006,18 @@ fn allocator_consistency(w: &dyn View, k: &Checker, di: usize) -> Vec<Finding> {
             ));
         }
     }
-    for (r, c) in &held {
-        if !have.contains(r) {
+    for (r, b) in &held {
+        if have
+            .binary_search_by(|h| (h.0, h.1.as_str(), h.2).cmp(r))
+            .is_err()
+        {
+            let (c, _) = describe(w, b);
             msgs.push(finding(
                 format!(
                     "{} allocator forgot {} {} {} while {c} still holds it",
                     name, r.0, r.1, r.2
                 ),
-                Some(c),
+                Some(&c),
                 Some(r.2),
             ));
         }
@@ -888,7 +1064,7 @@ fn leftovers(w: &dyn View, k: &Checker) -> Vec<String> {
         }
         let held = held_reservations(w, k, di);
         for r in w.reservations(di) {
-            if !held.contains_key(&r) {
+            if !holds(&held, &r) {
                 msgs.push(format!(
                     "{} allocator still reserves {} {} {}",
                     name, r.0, r.1, r.2

@@ -160,6 +160,17 @@ impl Text {
         o.starts_with(self.known_head()) && self.as_str() == o
     }
 
+    /// One shared text (the same interned name, the same fixed word):
+    /// pointer equality, no bytes compared. False does not mean the texts
+    /// differ.
+    pub fn is_same(&self, o: &Text) -> bool {
+        match (&self.0, &o.0) {
+            (Repr::Shared(a), Repr::Shared(b)) => Arc::ptr_eq(a, b),
+            (Repr::Static(a), Repr::Static(b)) => std::ptr::eq(*a, *b),
+            _ => false,
+        }
+    }
+
     /// A name shared by every event that carries it (actors, layers):
     /// interned per OS thread, so a steady exploration allocates none.
     pub fn name(s: &str) -> Text {
@@ -167,16 +178,22 @@ impl Text {
         /// are simply copied (memory stays flat).
         const MAX_NAMES: usize = 512;
         thread_local! {
-            static NAMES: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+            /// Each name with its hash: a lookup compares hashes, and
+            /// bytes only on a match.
+            static NAMES: RefCell<Vec<(u64, Arc<str>)>> = const { RefCell::new(Vec::new()) };
         }
+        // FNV-1a: names are a few bytes; any hash would do.
+        let h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         NAMES.with(|names| {
             let mut names = names.borrow_mut();
-            if let Some(n) = names.iter().find(|n| ***n == *s) {
+            if let Some((_, n)) = names.iter().find(|(x, n)| *x == h && **n == *s) {
                 return Text(Repr::Shared(n.clone()));
             }
             let n: Arc<str> = Arc::from(s);
             if names.len() < MAX_NAMES {
-                names.push(n.clone());
+                names.push((h, n.clone()));
             }
             Text(Repr::Shared(n))
         })

@@ -156,6 +156,16 @@ pub trait View {
     /// Daemon `d`'s live bindings by endpoint name (its bridge's
     /// `portMapping`s without zero-valued slots).
     fn live(&self, d: usize) -> BTreeMap<String, Vec<PortBinding>>;
+    /// Daemon `d`'s live bindings, lent in [`View::live`]'s order without
+    /// copying them: `f` gets each binding with its endpoint name. `f`
+    /// must not read the view again (the bindings may be locked).
+    fn each_live(&self, d: usize, f: &mut dyn FnMut(&str, &PortBinding)) {
+        for (ep, bs) in self.live(d) {
+            for b in &bs {
+                f(&ep, b);
+            }
+        }
+    }
     /// Daemon `d`'s rootlesskit ports: (id, spec, host listener).
     fn driver_ports(&self, d: usize) -> Vec<(u32, Spec, Option<SockId>)>;
     /// Daemon `d`'s allocator reservations, sorted.
@@ -200,6 +210,9 @@ impl View for World {
     }
     fn live(&self, d: usize) -> BTreeMap<String, Vec<PortBinding>> {
         self.daemons[d].bridge.port_mappings()
+    }
+    fn each_live(&self, d: usize, f: &mut dyn FnMut(&str, &PortBinding)) {
+        self.daemons[d].bridge.each_mapping(f)
     }
     fn driver_ports(&self, d: usize) -> Vec<(u32, Spec, Option<SockId>)> {
         self.daemons[d].driver().ports()

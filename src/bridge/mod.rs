@@ -119,6 +119,15 @@ impl Bridge {
             .collect()
     }
 
+    /// [`Bridge::port_mappings`] lent in the same order, not copied.
+    pub fn each_mapping(&self, f: &mut dyn FnMut(&str, &PortBinding)) {
+        for (k, v) in sync::state(&self.port_mappings).iter() {
+            for b in v.iter().flatten() {
+                f(k, b);
+            }
+        }
+    }
+
     /// The `MapPorts` group that made `who`'s last start fail.
     pub fn failed_group(&self, who: &str) -> Option<Vec<PortBindingReq>> {
         sync::state(&self.failed_groups).get(who).cloned()
