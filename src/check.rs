@@ -569,7 +569,7 @@ impl Checker {
         if cfg!(feature = "os-threads") {
             return;
         }
-        let step = w.steps();
+        let step = ev.seq;
         let found = {
             let mut guard = crate::sync::state(&self.incremental);
             let Incremental {

@@ -21,7 +21,9 @@
 
 use serde::Serialize;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Something that becomes trace text only when read: a layer keeps the
@@ -178,25 +180,41 @@ impl Text {
         /// are simply copied (memory stays flat).
         const MAX_NAMES: usize = 512;
         thread_local! {
-            /// Each name with its hash: a lookup compares hashes, and
-            /// bytes only on a match.
-            static NAMES: RefCell<Vec<(u64, Arc<str>)>> = const { RefCell::new(Vec::new()) };
+            /// Looked up by hash, never iterated: no order reaches output.
+            static NAMES: RefCell<HashMap<Arc<str>, (), BuildHasherDefault<Fnv>>> =
+                RefCell::new(HashMap::default());
         }
-        // FNV-1a: names are a few bytes; any hash would do.
-        let h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
         NAMES.with(|names| {
             let mut names = names.borrow_mut();
-            if let Some((_, n)) = names.iter().find(|(x, n)| *x == h && **n == *s) {
+            if let Some((n, _)) = names.get_key_value(s) {
                 return Text(Repr::Shared(n.clone()));
             }
             let n: Arc<str> = Arc::from(s);
             if names.len() < MAX_NAMES {
-                names.push((h, n.clone()));
+                names.insert(n.clone(), ());
             }
             Text(Repr::Shared(n))
         })
+    }
+}
+
+/// FNV-1a, for [`Text::name`]'s table: names are a few bytes.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -383,7 +401,9 @@ impl Trace {
         Arc::new(Trace::default())
     }
 
-    /// Install the after-step observer (once).
+    /// Install the after-step observer (once). It sees each event as it
+    /// is emitted, before [`Trace::len`] counts it (except under
+    /// `os-threads`): it reads the step from the event's `seq`.
     pub fn observe(&self, f: impl Fn(&Event) + Send + Sync + 'static) {
         let _ = self.observer.set(Box::new(f));
     }
@@ -394,22 +414,33 @@ impl Trace {
     pub fn emit(&self, who: &str, layer: &str, action: impl Into<Text>, result: impl Into<Text>) {
         let (who, layer) = (Text::name(who), Text::name(layer));
         let (action, result) = (action.into(), result.into());
-        let ev = {
-            let mut evs = crate::sync::state(&self.events);
-            let ev = Event {
-                seq: evs.len() + 1,
-                who,
-                layer,
-                action,
-                result,
-            };
-            // A clone shares every field's text (no copy).
-            evs.push(ev.clone());
-            ev
+        let mut evs = crate::sync::state(&self.events);
+        let ev = Event {
+            seq: evs.len() + 1,
+            who,
+            layer,
+            action,
+            result,
         };
-        if let Some(obs) = self.observer.get() {
+        let Some(obs) = self.observer.get() else {
+            evs.push(ev);
+            return;
+        };
+        if cfg!(feature = "os-threads") {
+            // Real threads may emit between the two locks: the event is
+            // stored first, under the lock that numbered it.
+            evs.push(ev.clone());
+            drop(evs);
             obs(&ev);
+            return;
         }
+        // One task runs at a time and the observer has no scheduling
+        // point: no event can come between numbering this one and storing
+        // it, so the observer sees it before it is stored (and the trace
+        // is one shorter than `ev.seq` meanwhile), and nothing is cloned.
+        drop(evs);
+        obs(&ev);
+        crate::sync::state(&self.events).push(ev);
     }
 
     /// Number of events so far.
