@@ -538,11 +538,13 @@ impl Checker {
         // Daemons with a start or stop in flight, in one pass over the
         // containers.
         let mut busy = vec![false; n];
-        for (c, p) in w.scenario().containers.iter().zip(w.phases()) {
-            if matches!(p, Phase::Starting | Phase::Stopping) {
-                busy[c.daemon] = true;
+        w.with_phases(&mut |phases| {
+            for (c, p) in w.scenario().containers.iter().zip(phases) {
+                if matches!(p, Phase::Starting | Phase::Stopping) {
+                    busy[c.daemon] = true;
+                }
             }
-        }
+        });
         let mut dirty = dirty;
         for (di, busy) in busy.into_iter().enumerate() {
             if busy {

@@ -17,7 +17,7 @@
 //! the same bytes.
 
 use crate::scenario::Scenario;
-use crate::trace::{Event, Text};
+use crate::trace::Event;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -158,22 +158,8 @@ pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
     let n = scenario.containers.len();
     let mut st = vec![Walk::default(); n];
     let daemon_of = |c: usize| scenario.containers[c].daemon;
-    // Actors are interned names: each is looked up once, then found again
-    // by pointer.
-    let mut actors: Vec<(&Text, Option<usize>)> = Vec::new();
     for e in trace {
-        let container = match actors.iter().find(|(t, _)| t.is_same(&e.who)) {
-            Some((_, c)) => *c,
-            None => {
-                let c = scenario.container_index(&e.who);
-                // Bounded: texts that are not interned never match again.
-                if actors.len() < 64 {
-                    actors.push((&e.who, c));
-                }
-                c
-            }
-        };
-        if let Some(c) = container {
+        if let Some(c) = scenario.container_index(&e.who) {
             let is_start_event = e.layer.ends_with("/daemon")
                 && e.action.strip_prefix("start ") == Some(e.who.as_str());
             if is_start_event {

@@ -179,22 +179,40 @@ impl Text {
         /// Enough for every scenario's actors and layers; past it names
         /// are simply copied (memory stays flat).
         const MAX_NAMES: usize = 512;
+        /// Slots of the cache by the caller's address.
+        const SLOTS: usize = 64;
+        type Slot = Option<(usize, Arc<str>)>;
         thread_local! {
             /// Looked up by hash, never iterated: no order reaches output.
             static NAMES: RefCell<HashMap<Arc<str>, (), BuildHasherDefault<Fnv>>> =
                 RefCell::new(HashMap::default());
+            /// Callers pass the same stored name again and again (a
+            /// layer's field, a scenario's container name): the address
+            /// of the bytes picks a slot, and the bytes are still compared,
+            /// so an address reused for other bytes only misses.
+            static RECENT: RefCell<[Slot; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
         }
-        NAMES.with(|names| {
+        let at = s.as_ptr() as usize;
+        let slot = (at >> 3 ^ s.len()) % SLOTS;
+        if let Some(t) = RECENT.with(|r| match &r.borrow()[slot] {
+            Some((a, n)) if *a == at && **n == *s => Some(Text(Repr::Shared(n.clone()))),
+            _ => None,
+        }) {
+            return t;
+        }
+        let t = NAMES.with(|names| {
             let mut names = names.borrow_mut();
             if let Some((n, _)) = names.get_key_value(s) {
-                return Text(Repr::Shared(n.clone()));
+                return n.clone();
             }
             let n: Arc<str> = Arc::from(s);
             if names.len() < MAX_NAMES {
                 names.insert(n.clone(), ());
             }
-            Text(Repr::Shared(n))
-        })
+            n
+        });
+        RECENT.with(|r| r.borrow_mut()[slot] = Some((at, t.clone())));
+        Text(Repr::Shared(t))
     }
 }
 

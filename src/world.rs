@@ -184,6 +184,10 @@ pub trait View {
     /// Would `req` succeed in `ns` now (the kernel's side-effect-free probe)?
     fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno>;
     fn phases(&self) -> Vec<Phase>;
+    /// [`View::phases`] lent to `f` (which must not read the view again).
+    fn with_phases(&self, f: &mut dyn FnMut(&[Phase])) {
+        f(&self.phases())
+    }
     fn outcome(&self, c: usize) -> Option<StartOutcome>;
     /// Container `c`'s endpoint: (name, id).
     fn endpoint(&self, c: usize) -> (&str, &str);
@@ -243,6 +247,9 @@ impl View for World {
     }
     fn phases(&self) -> Vec<Phase> {
         sync::state(&self.phases).clone()
+    }
+    fn with_phases(&self, f: &mut dyn FnMut(&[Phase])) {
+        f(&sync::state(&self.phases))
     }
     fn outcome(&self, c: usize) -> Option<StartOutcome> {
         sync::state(&self.outcomes)[c].clone()

@@ -390,16 +390,19 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    fn note_task(&mut self, chosen: usize, current: Option<usize>, runnable: &[usize]) {
+    fn note_task(
+        &mut self,
+        chosen: usize,
+        current: Option<usize>,
+        runnable: impl Iterator<Item = usize> + Clone,
+    ) {
         if let Some(c) = current
             && c != chosen
-            && runnable.contains(&c)
+            && runnable.clone().any(|t| t == c)
         {
             self.preemptions += 1;
         }
-        self.threads = self
-            .threads
-            .max(runnable.iter().copied().max().unwrap_or(0) + 1);
+        self.threads = self.threads.max(runnable.max().unwrap_or(0) + 1);
         self.schedule.decisions.push(Decision::Task(chosen));
     }
 }
@@ -443,10 +446,11 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         is_yielding: bool,
     ) -> Option<TaskId> {
         let chosen = self.inner.next_task(runnable, current, is_yielding)?;
+        // Read in place: a list per decision cost more than the decision.
         crate::sync::state(&self.log).note_task(
             usize::from(chosen),
             current.map(usize::from),
-            &ids(runnable),
+            runnable.iter().map(|t| usize::from(t.id())),
         );
         Some(chosen)
     }
@@ -750,7 +754,7 @@ impl Scheduler for Replayer {
         };
         let chosen = self.pick_task(&ids, &labels, fallback);
         let mut log = crate::sync::state(&self.log);
-        log.note_task(chosen, cur, &ids);
+        log.note_task(chosen, cur, ids.iter().copied());
         let k = ids.iter().position(|&t| t == chosen).unwrap_or(0);
         log.named.steps.push(Step::Run(labels[k].clone()));
         Some(TaskId::from(chosen))
