@@ -525,13 +525,27 @@ impl Checker {
         scope: Scope,
         dirty: Option<&mut Vec<bool>>,
     ) -> Vec<(Property, Finding)> {
-        let mut out: Vec<(Property, Finding)> = double_ownership(w, self, scope)
-            .into_iter()
-            .map(|m| (Property::NoDoubleOwnership, m.into()))
-            .collect();
+        // A step that touched nothing leaves no double ownership to find.
+        let mut out: Vec<(Property, Finding)> = if matches!(scope, Scope::Step(Touched::Nothing)) {
+            Vec::new()
+        } else {
+            double_ownership(w, self, scope)
+                .into_iter()
+                .map(|m| (Property::NoDoubleOwnership, m.into()))
+                .collect()
+        };
         let n = w.daemon_count();
+        // A dirty daemon that this step did not touch was busy when it was
+        // last looked at, and is still: a daemon's last start or stop to
+        // finish leaves its phase and then, before any other event, emits
+        // `start c -> ...` or `stop c` on its `daemon` layer, which touches
+        // it (World::start, World::stop). So only touched ones are read.
+        let touched = |di: usize| match scope {
+            Scope::Full => true,
+            Scope::Step(t) => t.part(di, PART_BINDINGS | PART_ALLOC),
+        };
         if let Some(d) = &dirty
-            && !d.iter().any(|x| *x)
+            && !d.iter().enumerate().any(|(di, x)| *x && touched(di))
         {
             return out;
         }
@@ -551,7 +565,7 @@ impl Checker {
                 continue;
             }
             if let Some(d) = dirty.as_deref_mut() {
-                if !d[di] {
+                if !d[di] || !touched(di) {
                     continue;
                 }
                 d[di] = false;
@@ -604,6 +618,11 @@ impl Checker {
                 };
                 place.touched(&ev.action, &ev.result)
             };
+            let t = if self.blind {
+                t
+            } else {
+                narrow(w, self, t, &ev.action)
+            };
             if alloc_dirty.len() != n {
                 *alloc_dirty = vec![false; n];
             }
@@ -612,9 +631,10 @@ impl Checker {
                     *dirty = true;
                 }
             }
-            // Nothing touched and nothing pending: no step check can find
-            // anything new (the common case, read without a call).
-            if t == Touched::Nothing && !alloc_dirty.iter().any(|x| *x) {
+            // Nothing touched: no step check can find anything new (the
+            // common case, read without a call; see step_checks for the
+            // daemons still dirty).
+            if t == Touched::Nothing {
                 Vec::new()
             } else {
                 self.step_checks(w, Scope::Step(t), Some(alloc_dirty))
@@ -737,6 +757,55 @@ fn same_family(a: IpAddr, b: IpAddr) -> bool {
 /// Do two claims on one namespace's (proto, addr, port) collide?
 fn overlaps(a: IpAddr, b: IpAddr) -> bool {
     same_family(a, b) && (a == b || a.is_unspecified() || b.is_unspecified())
+}
+
+/// The socket a `close sN` action closes.
+fn closed_sock(action: &Text) -> Option<SockId> {
+    if !action.starts_with("close s") {
+        return None;
+    }
+    action.strip_prefix("close s")?.parse().ok().map(SockId)
+}
+
+/// A close touches only what held the socket it closed. After `close S`
+/// in a daemon's child namespace, the only child-socket findings that can
+/// be new are those of its bindings that hold S (a binding holding
+/// another socket was checked when that one closed, or when the binding
+/// was stored); after `close S` on the host, the only rootlesskit findings
+/// that can be new are those of a port whose host listener is S (the
+/// others depend on the ports and the bindings, whose own events re-check
+/// them). When nothing holds S the close touches nothing; otherwise `t`
+/// stands, and the step checks run as before.
+fn narrow(w: &dyn View, k: &Checker, t: Touched, action: &Text) -> Touched {
+    let holds = match t {
+        Touched::Host => {
+            let Some(s) = closed_sock(action) else {
+                return t;
+            };
+            (0..w.daemon_count()).any(|d| {
+                let ports = w.driver_ports(d);
+                k.tick(ports.len());
+                ports.iter().any(|(_, _, l)| *l == Some(s))
+            })
+        }
+        Touched::Daemon(d, PART_CHILD) => {
+            let Some(s) = closed_sock(action) else {
+                return t;
+            };
+            let mut holds = false;
+            w.each_live(d, &mut |_, b| {
+                k.tick(1);
+                let held = match &b.stop_proxy {
+                    Some(p) => Some(p.sock),
+                    None => b.bound_socket.as_ref().map(|f| f.sock),
+                };
+                holds |= held == Some(s);
+            });
+            holds
+        }
+        _ => return t,
+    };
+    if holds { t } else { Touched::Nothing }
 }
 
 /// The ids of the sockets open in `ns` (the table only: no owner labels),
