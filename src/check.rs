@@ -1878,6 +1878,87 @@ publish = ["8080:80"]
     }
 
     #[test]
+    fn a_close_names_its_socket_and_nothing_else_does() {
+        let t = |s: &str| closed_sock(&Text::from(s));
+        assert_eq!(t("close s12"), Some(SockId(12)));
+        assert_eq!(t("close 12"), None);
+        assert_eq!(t("close sx"), None);
+        assert_eq!(t("listen s12"), None);
+        assert_eq!(t(""), None);
+    }
+
+    #[test]
+    fn a_close_touches_only_what_held_its_socket() {
+        let mut f = Fake::new();
+        // a: child socket s1, rootlesskit id 1 listening on host s2.
+        f.map(0, "a", 8080, 1, 1, 2);
+        let k = Checker::new();
+        let child = Touched::Daemon(0, PART_CHILD);
+        let n = |f: &Fake, t: Touched, action: &str| narrow(f, &k, t, &Text::from(action));
+        assert_eq!(n(&f, child, "close s9"), Touched::Nothing);
+        assert_eq!(n(&f, child, "close s1"), child);
+        // Daemon 1 (d2) holds nothing.
+        assert_eq!(
+            n(&f, Touched::Daemon(1, PART_CHILD), "close s1"),
+            Touched::Nothing
+        );
+        assert_eq!(n(&f, Touched::Host, "close s7"), Touched::Nothing);
+        assert_eq!(n(&f, Touched::Host, "close s2"), Touched::Host);
+        // Not a close, or another part: as it was.
+        assert_eq!(n(&f, child, "listen s9"), child);
+        assert_eq!(n(&f, Touched::Host, "bind tcp 0.0.0.0:1 RA"), Touched::Host);
+        let rlk = Touched::Daemon(0, PART_RLK);
+        assert_eq!(n(&f, rlk, "close s9"), rlk);
+        assert_eq!(n(&f, Touched::All, "close s9"), Touched::All);
+    }
+
+    #[test]
+    fn closing_the_held_child_socket_is_found_and_closing_another_reads_nothing() {
+        let mut f = Fake::new();
+        f.map(0, "a", 8080, 1, 1, 2);
+        let k = Checker::new();
+        let e = f.event("a", "d1/daemon", "start a", "");
+        k.after_step(&f, &e);
+        let before = k.work();
+        let e = f.event("x", "d1/child", "close s9", "");
+        k.after_step(&f, &e);
+        assert_eq!(k.work(), before + 1, "one binding read, no table");
+        f.socks.retain(|(_, s, _)| s.id != SockId(1));
+        let e = f.event("x", "d1/child", "close s1", "");
+        k.after_step(&f, &e);
+        let found: Vec<String> = k.violations().into_iter().map(|v| v.message).collect();
+        assert_eq!(found, vec![format!("{A}: its child socket s1 is closed")]);
+    }
+
+    #[test]
+    fn a_busy_daemons_reservations_are_read_again_at_its_own_next_event() {
+        let mut f = Fake::new();
+        let k = Checker::new();
+        f.phases[0] = Phase::Starting;
+        let e = f.event("a", "d1/daemon", "start a", "");
+        k.after_step(&f, &e);
+        f.res[0].push((ip("127.0.0.1"), "tcp".into(), 9000));
+        let e = f.event("a", "d1/allocator", "ReleasePort 127.0.0.1 tcp 1", "");
+        k.after_step(&f, &e);
+        assert_eq!(k.violations(), vec![], "busy: not read");
+        let before = k.work();
+        let e = f.event("a", "d1/nat", "note", "");
+        k.after_step(&f, &e);
+        assert_eq!(
+            k.work(),
+            before,
+            "a step that touched nothing reads nothing"
+        );
+        // Its start ends: the phase first, then its daemon-layer line.
+        f.phases[0] = Phase::Running;
+        let e = f.event("a", "d1/daemon", "start a", "a=ok 8080");
+        k.after_step(&f, &e);
+        let mut want = leak(9000);
+        want.step = 4;
+        assert_eq!(k.violations(), vec![want]);
+    }
+
+    #[test]
     fn an_allocator_line_re_evaluates_that_daemons_reservations() {
         let mut f = Fake::new();
         f.map(0, "a", 8080, 1, 1, 2);
