@@ -12,6 +12,7 @@
 use super::PortAllocator;
 use crate::error::{GoError, Kind};
 use crate::kernel::{BindReq, Errno, Kernel, NsId, Proto, SockId, addr_port};
+use crate::trace::{Render, Text};
 use std::net::IpAddr;
 
 /// `maxAllocateAttempts`: how many ports one request may try.
@@ -45,6 +46,25 @@ fn sock_kind(proto: Proto) -> SockKind {
 
 /// Errnos that socket(2) itself returns; anything else comes from bind(2).
 const SOCKET_ERRNOS: [Errno; 2] = [Errno::EPROTONOSUPPORT, Errno::EAFNOSUPPORT];
+
+/// The warning of a failed attempt, `attempt 2 failed: <err>`, written
+/// when read.
+struct Warning {
+    /// Counted from 1.
+    attempt: usize,
+    err: String,
+}
+
+impl Render for Warning {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "attempt {} failed: {}", self.attempt, self.err);
+    }
+
+    fn head(&self) -> &'static str {
+        "attempt "
+    }
+}
 
 /// One daemon's OSAllocator, probing in namespace `ns` (its child).
 pub struct OsAllocator<'a> {
@@ -94,8 +114,11 @@ impl<'a> OsAllocator<'a> {
         self.allocator.trace().emit(
             who,
             self.allocator.layer(),
-            format!("attempt {} failed: {err}", attempt + 1),
-            "",
+            Text::lazy(Warning {
+                attempt: attempt + 1,
+                err: err.text.clone(),
+            }),
+            Text::EMPTY,
         );
     }
 
@@ -115,7 +138,7 @@ impl<'a> OsAllocator<'a> {
         let port = self
             .allocator
             .request_ports_in_range(who, addrs, proto.as_str(), start, end)?;
-        let mut bound = Vec::new();
+        let mut bound = Vec::with_capacity(addrs.len());
         for addr in addrs {
             match self.open(who, owner, addr.to_canonical(), port, proto) {
                 Ok(id) => bound.push(id),
@@ -160,7 +183,6 @@ impl<'a> OsAllocator<'a> {
             reuse_port: false,
             v6only: addr.is_ipv6(),
         };
-        let ap = addr_port(addr, port);
         let id = self
             .kernel
             .bind(who, self.ns, &req, true, owner)
@@ -170,6 +192,7 @@ impl<'a> OsAllocator<'a> {
                 } else {
                     "failed to bind host port"
                 };
+                let ap = addr_port(addr, port);
                 GoError::with_errno(format!("{what} {ap}/{proto}: {e}"), e)
             })?;
         if let Some(name) = kind.listen {

@@ -34,8 +34,13 @@ pub const DEFAULT_PORT_RANGE_START: u16 = 49153;
 /// Last port of the fallback dynamic range (`defaultPortRangeEnd`).
 pub const DEFAULT_PORT_RANGE_END: u16 = 65535;
 
-/// The protocols the allocator keeps maps for (`makeProtoMap`).
+/// The protocols the allocator keeps maps for (`makeProtoMap`); a
+/// protocol's map is at its index here.
 const PROTOS: [&str; 3] = ["tcp", "udp", "sctp"];
+
+/// The indices of [`PROTOS`] in the order of their names (`sctp`, `tcp`,
+/// `udp`): the order a map keyed by name would list them.
+const PROTOS_BY_NAME: [usize; 3] = [2, 0, 1];
 
 /// The two unspecified addresses, in the order Go checks them.
 const UNSPECIFIED: [IpAddr; 2] = [
@@ -55,9 +60,54 @@ pub struct PortAllocator {
     layer: String,
 }
 
-/// Go's `ipMap`: address -> protocol -> portMap.
+/// Go's `ipMap`: address -> protocol -> portMap (the protocol maps as an
+/// array indexed like [`PROTOS`]).
 struct State {
-    ip_map: BTreeMap<IpAddr, BTreeMap<&'static str, PortMap>>,
+    ip_map: BTreeMap<IpAddr, ProtoMap>,
+    /// The `ipToPortMapRef` of the request being served, kept between
+    /// requests only so that its storage is reused.
+    refs: Refs,
+}
+
+/// Go's `makeProtoMap` result: one portMap per protocol of [`PROTOS`].
+type ProtoMap = [PortMap; 3];
+
+/// `ipToPortMapRef` of `RequestPortsInRange`: address -> "allocate" flag,
+/// sorted by address (the order of a `BTreeMap` keyed by address).
+#[derive(Default)]
+struct Refs(Vec<(IpAddr, bool)>);
+
+impl Refs {
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn find(&self, addr: &IpAddr) -> Result<usize, usize> {
+        self.0.binary_search_by(|(a, _)| a.cmp(addr))
+    }
+
+    fn contains_key(&self, addr: &IpAddr) -> bool {
+        self.find(addr).is_ok()
+    }
+
+    /// `refs[addr] = allocate`.
+    fn insert(&mut self, addr: IpAddr, allocate: bool) {
+        match self.find(&addr) {
+            Ok(i) => self.0[i].1 = allocate,
+            Err(i) => self.0.insert(i, (addr, allocate)),
+        }
+    }
+
+    /// `refs[addr] = allocate` unless `addr` is already there.
+    fn or_insert(&mut self, addr: IpAddr, allocate: bool) {
+        if let Err(i) = self.find(&addr) {
+            self.0.insert(i, (addr, allocate));
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &IpAddr> {
+        self.0.iter().map(|(a, _)| a)
+    }
 }
 
 /// Go `portRange`: a requested range and the last port handed out from it.
@@ -73,13 +123,18 @@ struct PortRange {
 #[derive(Clone, Debug)]
 struct PortMap {
     p: BTreeSet<u16>,
-    default_range: String,
-    port_ranges: BTreeMap<String, PortRange>,
+    default_range: RangeKey,
+    port_ranges: BTreeMap<RangeKey, PortRange>,
 }
 
+/// Go's range key, the string `"begin-end"`, kept as the pair of numbers:
+/// two pairs give the same string exactly when they are equal, and the
+/// map is only looked up, never listed.
+type RangeKey = (i64, i64);
+
 /// `getRangeKey`.
-fn range_key(start: i64, end: i64) -> String {
-    format!("{start}-{end}")
+fn range_key(start: i64, end: i64) -> RangeKey {
+    (start, end)
 }
 
 impl PortRange {
@@ -99,7 +154,7 @@ impl PortMap {
     fn new(begin: i64, end: i64) -> PortMap {
         let key = range_key(begin, end);
         let mut port_ranges = BTreeMap::new();
-        port_ranges.insert(key.clone(), PortRange::new(begin, end));
+        port_ranges.insert(key, PortRange::new(begin, end));
         PortMap {
             p: BTreeSet::new(),
             default_range: key,
@@ -111,7 +166,7 @@ impl PortMap {
     /// use; 0-0 means the default range.
     fn port_range(&mut self, start: i64, end: i64) -> &mut PortRange {
         let key = if start == 0 && end == 0 {
-            self.default_range.clone()
+            self.default_range
         } else {
             range_key(start, end)
         };
@@ -122,11 +177,8 @@ impl PortMap {
 }
 
 /// `makeProtoMap`.
-fn proto_map(begin: u16, end: u16) -> BTreeMap<&'static str, PortMap> {
-    PROTOS
-        .iter()
-        .map(|&p| (p, PortMap::new(begin.into(), end.into())))
-        .collect()
+fn proto_map(begin: u16, end: u16) -> ProtoMap {
+    PROTOS.map(|_| PortMap::new(begin.into(), end.into()))
 }
 
 /// Go's `netip.Addr.Unmap`: an IPv4-mapped IPv6 address becomes IPv4.
@@ -138,9 +190,44 @@ fn is4(ip: &IpAddr) -> bool {
     ip.is_ipv4()
 }
 
+/// The addresses of a request, kept for its trace text: up to two in
+/// place (a mapper asks for one address per host IP of a group, most
+/// often one or two), more on the heap.
+enum Ips {
+    Inline(usize, [IpAddr; 2]),
+    Heap(Vec<IpAddr>),
+}
+
+impl Ips {
+    fn of(ips: &[IpAddr]) -> Ips {
+        const ANY: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        match *ips {
+            [] => Ips::Inline(0, [ANY; 2]),
+            [a] => Ips::Inline(1, [a, ANY]),
+            [a, b] => Ips::Inline(2, [a, b]),
+            _ => Ips::Heap(ips.to_vec()),
+        }
+    }
+
+    fn as_slice(&self) -> &[IpAddr] {
+        match self {
+            Ips::Inline(n, a) => &a[..*n],
+            Ips::Heap(v) => v,
+        }
+    }
+}
+
+/// The trace text of a protocol name: fixed for a known one.
+fn proto_text(proto: &str) -> Text {
+    match static_proto(proto) {
+        Some(p) => Text::from_static(PROTOS[p]),
+        None => Text::name(proto),
+    }
+}
+
 /// `RequestPortsInRange [127.0.0.1 ::1] tcp 0-0`, written when read.
 struct Request {
-    ips: Vec<IpAddr>,
+    ips: Ips,
     proto: Text,
     start: i32,
     end: i32,
@@ -150,7 +237,7 @@ impl Render for Request {
     fn render(&self, out: &mut String) {
         use std::fmt::Write;
         out.push_str("RequestPortsInRange [");
-        for (i, ip) in self.ips.iter().enumerate() {
+        for (i, ip) in self.ips.as_slice().iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
@@ -214,7 +301,10 @@ impl PortAllocator {
             .collect();
         PortAllocator {
             mu: sync::Mutex::new(()),
-            state: std::sync::Mutex::new(State { ip_map }),
+            state: std::sync::Mutex::new(State {
+                ip_map,
+                refs: Refs::default(),
+            }),
             begin,
             end,
             reserved,
@@ -300,8 +390,8 @@ impl PortAllocator {
         end: i32,
     ) -> Result<u16, GoError> {
         let action = Request {
-            ips: ips.to_vec(),
-            proto: Text::name(proto),
+            ips: Ips::of(ips),
+            proto: proto_text(proto),
             start,
             end,
         };
@@ -339,16 +429,16 @@ impl PortAllocator {
     fn request_locked(
         &self,
         ips: &[IpAddr],
-        proto: &'static str,
+        proto: usize,
         start: i64,
         end: i64,
     ) -> Result<u16, GoError> {
         let mut st = sync::state(&self.state);
-        let ip_map = &mut st.ip_map;
+        let State { ip_map, refs } = &mut *st;
 
         // ipToPortMapRef: address -> "allocate" flag (the portMap is
         // ip_map[address][proto]).
-        let mut refs: BTreeMap<IpAddr, bool> = BTreeMap::new();
+        refs.clear();
         let (mut ips4, mut ips6) = (false, false);
         for &ip in ips {
             let addr = unmap(ip);
@@ -370,7 +460,7 @@ impl PortAllocator {
             if refs.contains_key(&unspec) {
                 for addr in ip_map.keys() {
                     if is4(&unspec) == is4(addr) {
-                        refs.entry(*addr).or_insert(false);
+                        refs.or_insert(*addr, false);
                     }
                 }
             } else if (is4(&unspec) && ips4) || (!is4(&unspec) && ips6) {
@@ -388,8 +478,8 @@ impl PortAllocator {
                     )));
                 }
             }
-            for (addr, &allocate) in &refs {
-                if allocate {
+            for (addr, allocate) in &refs.0 {
+                if *allocate {
                     port_map(ip_map, addr, proto).p.insert(port);
                 }
             }
@@ -429,8 +519,8 @@ impl PortAllocator {
                 .keys()
                 .any(|addr| port_map(ip_map, addr, proto).p.contains(&p16));
             if !taken {
-                for (addr, &allocate) in &refs {
-                    if allocate {
+                for (addr, allocate) in &refs.0 {
+                    if *allocate {
                         let m = port_map(ip_map, addr, proto);
                         m.p.insert(p16);
                         m.port_range(start, end).last = port;
@@ -456,10 +546,8 @@ impl PortAllocator {
         });
         {
             let mut st = sync::state(&self.state);
-            if let Some(m) = st
-                .ip_map
-                .get_mut(&unmap(ip))
-                .and_then(|pm| pm.get_mut(proto))
+            if let Some(m) =
+                static_proto(proto).and_then(|p| Some(&mut st.ip_map.get_mut(&unmap(ip))?[p]))
             {
                 m.p.remove(&port);
             }
@@ -469,7 +557,7 @@ impl PortAllocator {
             &self.layer,
             Text::lazy(Release {
                 ip,
-                proto: Text::name(proto),
+                proto: proto_text(proto),
                 port,
             }),
             Text::EMPTY,
@@ -477,18 +565,19 @@ impl PortAllocator {
     }
 
     /// Every reserved (address, protocol, port), sorted. Not a scheduling
-    /// point: for checkers.
+    /// point: for checkers. Listed by address, protocol name and port,
+    /// which is that order already.
     pub fn reservations(&self) -> Vec<(IpAddr, String, u16)> {
         let st = sync::state(&self.state);
         let mut out = Vec::new();
         for (ip, protos) in &st.ip_map {
-            for (proto, m) in protos {
-                for &port in &m.p {
-                    out.push((*ip, proto.to_string(), port));
+            for p in PROTOS_BY_NAME {
+                for &port in &protos[p].p {
+                    out.push((*ip, PROTOS[p].to_string(), port));
                 }
             }
         }
-        out.sort();
+        debug_assert!(out.is_sorted());
         out
     }
 
@@ -497,9 +586,9 @@ impl PortAllocator {
     /// checkers.
     pub fn last(&self, ip: IpAddr, proto: &str, start: i64, end: i64) -> Option<i64> {
         let st = sync::state(&self.state);
-        let m = st.ip_map.get(&unmap(ip))?.get(proto)?;
+        let m = &st.ip_map.get(&unmap(ip))?[static_proto(proto)?];
         let key = if start == 0 && end == 0 {
-            m.default_range.clone()
+            m.default_range
         } else {
             range_key(start, end)
         };
@@ -508,19 +597,18 @@ impl PortAllocator {
 }
 
 fn port_map<'m>(
-    ip_map: &'m mut BTreeMap<IpAddr, BTreeMap<&'static str, PortMap>>,
+    ip_map: &'m mut BTreeMap<IpAddr, ProtoMap>,
     addr: &IpAddr,
-    proto: &str,
+    proto: usize,
 ) -> &'m mut PortMap {
-    ip_map
+    &mut ip_map
         .get_mut(addr)
-        .and_then(|m| m.get_mut(proto))
-        .expect("every referenced address has a map for every protocol")
+        .expect("every referenced address has a map for every protocol")[proto]
 }
 
 /// The checks `RequestPortsInRange` makes before taking its lock, in Go's
-/// order. Returns the protocol as the static name the maps use.
-fn validate(ips: &[IpAddr], proto: &str, start: i32, end: i32) -> Result<&'static str, GoError> {
+/// order. Returns the protocol as the index of its map ([`PROTOS`]).
+fn validate(ips: &[IpAddr], proto: &str, start: i32, end: i32) -> Result<usize, GoError> {
     let proto = static_proto(proto).ok_or_else(|| GoError::new("unknown protocol"))?;
     let invalid = || GoError::new(format!("invalid port range: {start}-{end}"));
     // A custom range (anything but 0-0) needs both ends set, in order.
@@ -536,8 +624,9 @@ fn validate(ips: &[IpAddr], proto: &str, start: i32, end: i32) -> Result<&'stati
     Ok(proto)
 }
 
-fn static_proto(proto: &str) -> Option<&'static str> {
-    PROTOS.iter().copied().find(|p| *p == proto)
+/// The index in [`PROTOS`] of a protocol the allocator keeps maps for.
+fn static_proto(proto: &str) -> Option<usize> {
+    PROTOS.iter().position(|p| *p == proto)
 }
 
 #[cfg(test)]
@@ -1107,7 +1196,7 @@ mod tests {
     #[test]
     fn trace_texts_know_their_head_and_number() {
         let req = Request {
-            ips: vec![ip("127.0.0.1"), ip("::1")],
+            ips: Ips::of(&[ip("127.0.0.1"), ip("::1")]),
             proto: Text::from_static("tcp"),
             start: 0,
             end: 0,
@@ -1117,6 +1206,25 @@ mod tests {
             Text::lazy(req).as_str(),
             "RequestPortsInRange [127.0.0.1 ::1] tcp 0-0"
         );
+        // One address, and more than fit in place, read the same way.
+        for (ips, text) in [
+            (vec![ip("::1")], "[::1]"),
+            (
+                vec![ip("127.0.0.1"), ip("127.0.0.2"), ip("::1")],
+                "[127.0.0.1 127.0.0.2 ::1]",
+            ),
+        ] {
+            let req = Request {
+                ips: Ips::of(&ips),
+                proto: proto_text("udp"),
+                start: 8000,
+                end: 8010,
+            };
+            assert_eq!(
+                Text::lazy(req).as_str(),
+                format!("RequestPortsInRange {text} udp 8000-8010")
+            );
+        }
         let rel = Release {
             ip: ip("0.0.0.0"),
             proto: Text::from_static("udp"),

@@ -185,30 +185,88 @@ impl BindReq {
 
     /// `tcp 127.0.0.1:80 RA V6ONLY` style summary for traces.
     pub fn describe(&self) -> String {
-        let mut s = format!("{} {}", self.proto, self.addr_port());
+        let mut s = String::new();
+        self.describe_into(&mut s);
+        s
+    }
+
+    /// [`BindReq::describe`] appended to `out` (one buffer, no pieces).
+    pub fn describe_into(&self, out: &mut String) {
+        out.push_str(self.proto.as_str());
+        out.push(' ');
+        addr_port_into(out, self.addr, self.port);
         if self.reuse_addr {
-            s.push_str(" RA");
+            out.push_str(" RA");
         }
         if self.reuse_port {
-            s.push_str(" RP");
+            out.push_str(" RP");
         }
         if self.addr.is_ipv6() {
-            s.push_str(if self.v6only {
+            out.push_str(if self.v6only {
                 " V6ONLY=1"
             } else {
                 " V6ONLY=0"
             });
         }
-        s
     }
 }
 
 /// `ip:port` with brackets around IPv6, as Go's `net.JoinHostPort`.
 pub fn addr_port(addr: IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V4(a) => format!("{a}:{port}"),
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    let mut s = String::new();
+    addr_port_into(&mut s, addr, port);
+    s
+}
+
+/// [`addr_port`] appended to `out`.
+pub fn addr_port_into(out: &mut String, addr: IpAddr, port: u16) {
+    if addr.is_ipv6() {
+        out.push('[');
+        push_ip(out, addr);
+        out.push(']');
+    } else {
+        push_ip(out, addr);
     }
+    out.push(':');
+    push_decimal(out, port.into());
+}
+
+/// `addr` appended to `out` as its `Display` writes it (IPv4 dotted
+/// quads written here without the formatting machinery).
+pub fn push_ip(out: &mut String, addr: IpAddr) {
+    match addr {
+        IpAddr::V4(a) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, o.into());
+            }
+        }
+        IpAddr::V6(a) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
+/// `n` in decimal appended to `out`, as `Display` writes it.
+pub fn push_decimal(out: &mut String, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
 }
 
 /// What a backend reports about one open socket.
@@ -292,8 +350,14 @@ impl Render for Syscall {
     fn render(&self, out: &mut String) {
         use std::fmt::Write;
         let _ = match self {
-            Syscall::Bind(r, false) => write!(out, "bind {}", r.describe()),
-            Syscall::Bind(r, true) => write!(out, "bind {} (port 0)", r.describe()),
+            Syscall::Bind(r, ephemeral) => {
+                out.push_str("bind ");
+                r.describe_into(out);
+                if *ephemeral {
+                    out.push_str(" (port 0)");
+                }
+                Ok(())
+            }
             Syscall::Listen(id) => write!(out, "listen {id}"),
             Syscall::Close(id) => write!(out, "close {id}"),
             Syscall::Opened(id) => write!(out, "ok {id}"),
@@ -515,6 +579,14 @@ impl Kernel {
     pub fn set_owner(&self, ns: NsId, id: SockId, owner: &str) {
         if let Some(o) = sync::state(&self.state).owners.get_mut(&(ns, id)) {
             *o = owner.to_string();
+        }
+    }
+
+    /// [`Kernel::set_owner`] with a label already made for it (kept
+    /// without a copy).
+    pub fn set_owner_string(&self, ns: NsId, id: SockId, owner: String) {
+        if let Some(o) = sync::state(&self.state).owners.get_mut(&(ns, id)) {
+            *o = owner;
         }
     }
 
@@ -796,6 +868,35 @@ mod tests {
             assert_eq!(ephemeral_scan((40001, 40000), false, |_| true), None);
             assert_eq!(ephemeral_scan((40001, 40000), true, |_| true), None);
         });
+    }
+
+    /// The hand-written decimal and IPv4 texts are `Display`'s.
+    #[test]
+    fn pushed_numbers_and_addresses_read_as_display_writes_them() {
+        for n in [0, 7, 10, 99, 255, 1024, 65535, -1, -80, i64::MAX, i64::MIN] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
+        for a in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.200.3.255",
+            "::",
+            "::1",
+            "fe80::1:2",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: IpAddr = a.parse().unwrap();
+            let mut s = String::new();
+            push_ip(&mut s, ip);
+            assert_eq!(s, ip.to_string());
+            let want = match ip {
+                IpAddr::V4(_) => format!("{ip}:8080"),
+                IpAddr::V6(_) => format!("[{ip}]:8080"),
+            };
+            assert_eq!(addr_port(ip, 8080), want);
+        }
     }
 
     /// Each syscall's trace text starts with the head it announces.

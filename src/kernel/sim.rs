@@ -135,14 +135,21 @@ pub fn reuse_allows(existing: &SimSock, new: &SimSock) -> bool {
 /// One namespace: its settings and its open sockets.
 struct NsTable {
     cfg: NsConfig,
-    socks: BTreeMap<SockId, (BindReq, SimSock)>,
+    /// Open sockets, sorted by id (a few dozen at most: a sorted vector
+    /// is searched and walked faster than a tree).
+    socks: Vec<(SockId, BindReq, SimSock)>,
 }
 
 impl NsTable {
+    /// Where socket `id` is in `socks` (`Err`: where it would go).
+    fn find(&self, id: SockId) -> Result<usize, usize> {
+        self.socks.binary_search_by_key(&id, |s| s.0)
+    }
+
     /// `EADDRINUSE` when an open socket other than `me` with the same proto
     /// and port overlaps `sock` and the reuse options do not allow both.
     fn conflicts(&self, me: Option<SockId>, sock: &SimSock) -> Result<(), Errno> {
-        let clash = self.socks.iter().any(|(id, (_, other))| {
+        let clash = self.socks.iter().any(|(id, _, other)| {
             Some(*id) != me
                 && other.proto == sock.proto
                 && other.port == sock.port
@@ -230,7 +237,7 @@ impl Net for SimNet {
             ns,
             NsTable {
                 cfg: cfg.clone(),
-                socks: BTreeMap::new(),
+                socks: Vec::new(),
             },
         );
         Ok(())
@@ -240,29 +247,30 @@ impl Net for SimNet {
     fn bind(&self, ns: NsId, id: SockId, req: &BindReq, privileged: bool) -> Result<(), Errno> {
         let mut tables = self.tables();
         let t = table_mut(&mut tables, ns)?;
-        if t.socks.contains_key(&id) {
+        let Err(at) = t.find(id) else {
             return Err(Errno::EINVAL);
-        }
+        };
         let sock = t.check_bind(req, privileged)?;
-        t.socks.insert(id, (*req, sock));
+        t.socks.insert(at, (id, *req, sock));
         Ok(())
     }
 
     fn listen(&self, ns: NsId, id: SockId) -> Result<(), Errno> {
         let mut tables = self.tables();
         let t = table_mut(&mut tables, ns)?;
-        let sock = t.socks.get(&id).ok_or(Errno::EBADF)?.1;
+        let at = t.find(id).map_err(|_| Errno::EBADF)?;
+        let sock = t.socks[at].2;
         let listening = t.check_listen(Some(id), &sock)?;
-        if let Some(entry) = t.socks.get_mut(&id) {
-            entry.1 = listening;
-        }
+        t.socks[at].2 = listening;
         Ok(())
     }
 
     fn close(&self, ns: NsId, id: SockId) -> Result<(), Errno> {
         let mut tables = self.tables();
         let t = table_mut(&mut tables, ns)?;
-        t.socks.remove(&id).map(|_| ()).ok_or(Errno::EBADF)
+        let at = t.find(id).map_err(|_| Errno::EBADF)?;
+        t.socks.remove(at);
+        Ok(())
     }
 
     fn sockets(&self, ns: NsId) -> Vec<SockInfo> {
@@ -272,7 +280,7 @@ impl Net for SimNet {
         };
         t.socks
             .iter()
-            .map(|(id, (req, s))| SockInfo {
+            .map(|(id, req, s)| SockInfo {
                 id: *id,
                 req: *req,
                 v6only_effective: s.bound.v6only_effective(),

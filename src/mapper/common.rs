@@ -143,13 +143,19 @@ pub fn config_port_driver(env: &Env, who: &str, pbs: &mut [PortBinding]) -> Resu
         if pbs[i].host_port == 0 {
             continue;
         }
-        let b = pbs[i].clone();
+        // The fields the call reads (Go copies the binding).
+        let (proto, host_ip, child_host_ip, host_port) = (
+            pbs[i].proto,
+            pbs[i].host_ip,
+            pbs[i].child_host_ip,
+            pbs[i].host_port,
+        );
         let r = pdc.add_port(
             who,
-            b.proto.as_str(),
-            unmap(b.host_ip),
-            unmap(b.child_host_ip),
-            b.host_port,
+            proto.as_str(),
+            unmap(host_ip),
+            unmap(child_host_ip),
+            host_port,
         );
         match r {
             Ok(rm) => pbs[i].port_driver_remove = Some(rm),
@@ -160,7 +166,7 @@ pub fn config_port_driver(env: &Env, who: &str, pbs: &mut [PortBinding]) -> Resu
                         who,
                         format!(
                             "discarding request for {}: {}",
-                            crate::kernel::addr_port(b.host_ip, b.host_port),
+                            crate::kernel::addr_port(host_ip, host_port),
                             e
                         ),
                     );
@@ -243,18 +249,27 @@ pub fn deferred_unmap(env: &Env, who: &str, policy: &dyn super::Policy, bindings
 
 /// A trace summary of a group: `[0.0.0.0 ::] tcp/80 0-0`.
 pub fn describe_group(cfg: &[PortBindingReq]) -> String {
-    let ips: Vec<String> = cfg.iter().map(|c| c.host_ip.to_string()).collect();
-    match cfg.first() {
-        Some(c) => format!(
-            "[{}] {}/{} {}-{}",
-            ips.join(" "),
-            c.proto,
-            c.port,
-            c.host_port,
-            c.host_port_end
-        ),
-        None => "[]".to_string(),
+    use crate::kernel::{push_decimal, push_ip};
+    let Some(c) = cfg.first() else {
+        return "[]".to_string();
+    };
+    let mut s = String::with_capacity(32 + 16 * cfg.len());
+    s.push('[');
+    for (i, r) in cfg.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        push_ip(&mut s, r.host_ip);
     }
+    s.push_str("] ");
+    s.push_str(c.proto.as_str());
+    s.push('/');
+    push_decimal(&mut s, c.port.into());
+    s.push(' ');
+    push_decimal(&mut s, c.host_port.into());
+    s.push('-');
+    push_decimal(&mut s, c.host_port_end.into());
+    s
 }
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ pub fn map_ports(
                 },
             };
             let err = match step {
-                Ok(()) => return Ok(bindings.clone()),
+                Ok(()) => return Ok(std::mem::take(bindings)),
                 Err(Collision::Fatal(e)) => return Err(e),
                 Err(Collision::Retry(e)) => e,
             };

@@ -168,7 +168,7 @@ fn map_ports(
             match bind_children(env, who, owner, &addrs, key.0, port, attempt) {
                 Ok(socks) => {
                     attach(env, bindings, &socks);
-                    return Ok(bindings.clone());
+                    return Ok(std::mem::take(bindings));
                 }
                 Err((e, errno)) => {
                     if errno != Errno::EADDRINUSE || attempt >= max_attempts - 1 {

@@ -52,6 +52,6 @@ pub fn map_ports(
         let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
         *bindings = make_bindings(env, &cfg, port, &socks);
         config_port_driver(env, who, bindings)?;
-        Ok(bindings.clone())
+        Ok(std::mem::take(bindings))
     })
 }

@@ -126,28 +126,35 @@ pub struct PortBinding {
 impl PortBinding {
     /// `types.PortBinding.String()`: `0.0.0.0:32768:172.17.0.2:80/tcp`.
     pub fn go_string(&self) -> String {
-        let mut s = String::new();
-        s.push_str(&bracket(self.host_ip));
+        use crate::kernel::push_decimal;
+        let mut s = String::with_capacity(48);
+        bracket(&mut s, self.host_ip);
         s.push(':');
         if self.host_port != 0 {
-            s.push_str(&self.host_port.to_string());
+            push_decimal(&mut s, self.host_port.into());
             if self.host_port_end != 0 && self.host_port_end != self.host_port {
-                s.push_str(&format!("-{}", self.host_port_end));
+                s.push('-');
+                push_decimal(&mut s, self.host_port_end.into());
             }
         }
         s.push(':');
-        s.push_str(&bracket(self.ip));
+        bracket(&mut s, self.ip);
         s.push(':');
-        s.push_str(&format!("{}/{}", self.port, self.proto));
+        push_decimal(&mut s, self.port.into());
+        s.push('/');
+        s.push_str(self.proto.as_str());
         s
     }
 }
 
-fn bracket(ip: IpAddr) -> String {
+/// `ip` appended to `out`, in brackets when it is IPv6.
+fn bracket(out: &mut String, ip: IpAddr) {
     if ip.is_ipv6() {
-        format!("[{ip}]")
+        out.push('[');
+        crate::kernel::push_ip(out, ip);
+        out.push(']');
     } else {
-        ip.to_string()
+        crate::kernel::push_ip(out, ip);
     }
 }
 /// What a mapper works with: one daemon's allocator, child namespace and

@@ -127,7 +127,7 @@ pub fn map_ports(
             let (port, socks) = request_ports(env, who, owner, key, &addrs)?;
             bindings.extend(make_bindings(env, &cfg, port, &socks));
             let err = match config_port_driver(env, who, bindings) {
-                Ok(()) => return Ok(bindings.clone()),
+                Ok(()) => return Ok(std::mem::take(bindings)),
                 Err(e) => e,
             };
             if !dynamic_port || !is_addr_in_use(&err) || attempt >= max_attempts - 1 {

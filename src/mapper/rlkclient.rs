@@ -8,6 +8,7 @@
 
 use crate::error::{GoError, Kind};
 use crate::rootlesskit::{DriverInfo, PortDriver, Spec};
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -48,15 +49,20 @@ impl PortDriverClient {
     }
 
     /// `(*PortDriverClient).proto`: "tcp" becomes "tcp4" or "tcp6" by the
-    /// family of the host IP.
-    pub fn api_proto(proto: &str, host_ip: IpAddr) -> String {
+    /// family of the host IP. Moby's protocol names come back without a
+    /// copy.
+    pub fn api_proto(proto: &str, host_ip: IpAddr) -> Cow<'static, str> {
         if proto.ends_with('4') || proto.ends_with('6') {
-            return proto.to_string();
+            return known(proto).map_or_else(|| Cow::Owned(proto.to_string()), Cow::Borrowed);
         }
-        if host_ip.is_ipv6() {
-            format!("{proto}6")
-        } else {
-            format!("{proto}4")
+        let v6 = host_ip.is_ipv6();
+        let pick = |four, six| Cow::Borrowed(if v6 { six } else { four });
+        match proto {
+            "tcp" => pick("tcp4", "tcp6"),
+            "udp" => pick("udp4", "udp6"),
+            "sctp" => pick("sctp4", "sctp6"),
+            _ if v6 => Cow::Owned(format!("{proto}6")),
+            _ => Cow::Owned(format!("{proto}4")),
         }
     }
 
@@ -105,10 +111,10 @@ impl PortDriverClient {
             ));
         }
         let spec = Spec {
-            proto: api_proto,
-            parent_ip: host_ip.to_string(),
+            proto: api_proto.into_owned(),
+            parent_ip: ip_string(host_ip),
             parent_port: i32::from(host_port),
-            child_ip: child_ip.to_string(),
+            child_ip: ip_string(child_ip),
             child_port: i32::from(host_port),
         };
         match self.driver.add_port(who, &spec) {
@@ -154,10 +160,10 @@ impl PortDriverClient {
             ));
         }
         let spec = Spec {
-            proto: api_proto,
-            parent_ip: host_ip.to_string(),
+            proto: api_proto.into_owned(),
+            parent_ip: ip_string(host_ip),
             parent_port: 0,
-            child_ip: child_ip.to_string(),
+            child_ip: ip_string(child_ip),
             child_port: 0,
         };
         match self.driver.add_port_status(who, &spec) {
@@ -181,6 +187,19 @@ impl PortDriverClient {
     }
 }
 
+/// The protocol names with a family suffix that moby's protocols give.
+fn known(name: &str) -> Option<&'static str> {
+    const NAMES: [&str; 6] = ["tcp4", "tcp6", "udp4", "udp6", "sctp4", "sctp6"];
+    NAMES.iter().copied().find(|n| *n == name)
+}
+
+/// `netip.Addr.String()` as Go's `AddPort` writes it into the spec.
+fn ip_string(ip: IpAddr) -> String {
+    let mut s = String::with_capacity(15);
+    crate::kernel::push_ip(&mut s, ip);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +211,8 @@ mod tests {
         assert_eq!(PortDriverClient::api_proto("tcp", v4), "tcp4");
         assert_eq!(PortDriverClient::api_proto("udp", v6), "udp6");
         assert_eq!(PortDriverClient::api_proto("tcp6", v4), "tcp6");
+        assert_eq!(PortDriverClient::api_proto("sctp", v6), "sctp6");
+        assert_eq!(PortDriverClient::api_proto("xyz", v4), "xyz4");
+        assert_eq!(PortDriverClient::api_proto("xyz6", v4), "xyz6");
     }
 }

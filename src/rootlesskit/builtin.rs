@@ -23,6 +23,7 @@ use super::validate::{go_quote_int, join_host_port, parse_ip, validate_port_spec
 use super::{DriverInfo, PortDriver, Spec, trace_add, trace_remove};
 use crate::kernel::{BindReq, Errno, Kernel, NsId, Proto, SockId, addr_port};
 use crate::sync;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub const ARGV0: &str = "rootlesskit";
 pub struct Builtin {
     kernel: Arc<Kernel>,
     layer: String,
+    /// The owner of a listener not yet registered: `<layer>#?`.
+    unregistered: String,
     /// Go's `d.mu`.
     mu: sync::Mutex<()>,
     /// `d.ports`, `d.stoppers`, `d.nextID`; only touched while `mu` is held.
@@ -57,6 +60,7 @@ impl Builtin {
         Builtin {
             kernel,
             layer: layer.to_string(),
+            unregistered: format!("{layer}#?"),
             mu: sync::Mutex::new(()),
             state: std::sync::Mutex::new(State {
                 ports: BTreeMap::new(),
@@ -74,27 +78,47 @@ impl Builtin {
         self
     }
 
-    /// `driver.AddPort` returning the registered spec: the one asked for,
-    /// or with the extension and `ParentPort: 0`, the one the host kernel
-    /// bound (what the extended `POST /v1/ports` reply carries).
-    fn add_status(&self, who: &str, spec: &Spec) -> Result<(u32, Spec), String> {
+    /// `driver.AddPort` returning the registered spec: the one asked for
+    /// (`None`), or with the extension and `ParentPort: 0`, the one the
+    /// host kernel bound (what the extended `POST /v1/ports` reply
+    /// carries).
+    fn add_status(&self, who: &str, spec: &Spec) -> Result<(u32, Option<Spec>), String> {
         if self.port_zero && super::ext_port_zero::asks_for_any_port(spec) {
-            return super::ext_port_zero::add_port(self, who, spec);
+            return super::ext_port_zero::add_port(self, who, spec)
+                .map(|(id, got)| (id, Some(got)));
         }
-        self.add(who, spec).map(|id| (id, spec.clone()))
+        self.add(who, spec).map(|id| (id, None))
+    }
+
+    /// [`Builtin::add_status`] and its trace line.
+    fn add_traced(&self, who: &str, spec: &Spec) -> Result<(u32, Option<Spec>), String> {
+        let r = self.add_status(who, spec);
+        match &r {
+            Ok((id, Some(got))) if got.parent_port != spec.parent_port => self.kernel.trace().emit(
+                who,
+                &self.layer,
+                format!("AddPort {}", spec.describe()),
+                format!("ok id={id} port={}", got.parent_port),
+            ),
+            _ => {
+                let ids = r.as_ref().map(|(id, _)| *id).map_err(Clone::clone);
+                trace_add(&self.kernel, &self.layer, who, spec, &ids)
+            }
+        }
+        r
     }
 
     /// The listen step of `driver.AddPort` (`tcp.Run` / `udp.Run`'s
     /// listen) for `spec` at `port`: the listener or the error text.
     pub(crate) fn listen(&self, who: &str, spec: &Spec, port: u16) -> Result<GoListener, String> {
-        let owner = format!("{}#?", self.layer);
+        let owner = &self.unregistered;
         let k = &self.kernel;
         let listened = match spec.proto.as_str() {
             "tcp" | "tcp4" | "tcp6" => {
-                go_listen_tcp(k, who, &spec.proto, &spec.parent_ip, port, &owner)
+                go_listen_tcp(k, who, &spec.proto, &spec.parent_ip, port, owner)
             }
             "udp" | "udp4" | "udp6" => {
-                go_listen_udp(k, who, &spec.proto, &spec.parent_ip, port, &owner)
+                go_listen_udp(k, who, &spec.proto, &spec.parent_ip, port, owner)
             }
             _ => return Err(format!("unsupported port protocol {}", spec.proto)),
         };
@@ -116,7 +140,7 @@ impl Builtin {
         let mut st = sync::state(&self.state);
         let id = st.next_id;
         self.kernel
-            .set_owner(NsId::HOST, listener.sock, &format!("{}#{id}", self.layer));
+            .set_owner_string(NsId::HOST, listener.sock, format!("{}#{id}", self.layer));
         st.ports.insert(id, spec);
         st.stoppers.insert(id, listener);
         st.next_id += 1;
@@ -219,24 +243,12 @@ impl PortDriver for Builtin {
     }
 
     fn add_port(&self, who: &str, spec: &Spec) -> Result<u32, String> {
-        self.add_port_status(who, spec).map(|(id, _)| id)
+        self.add_traced(who, spec).map(|(id, _)| id)
     }
 
     fn add_port_status(&self, who: &str, spec: &Spec) -> Result<(u32, Spec), String> {
-        let r = self.add_status(who, spec);
-        match &r {
-            Ok((id, got)) if got.parent_port != spec.parent_port => self.kernel.trace().emit(
-                who,
-                &self.layer,
-                format!("AddPort {}", spec.describe()),
-                format!("ok id={id} port={}", got.parent_port),
-            ),
-            _ => {
-                let ids = r.as_ref().map(|(id, _)| *id).map_err(Clone::clone);
-                trace_add(&self.kernel, &self.layer, who, spec, &ids)
-            }
-        }
-        r
+        self.add_traced(who, spec)
+            .map(|(id, got)| (id, got.unwrap_or_else(|| spec.clone())))
     }
 
     fn remove_port(&self, who: &str, id: u32) -> Result<(), String> {
@@ -261,12 +273,27 @@ pub struct GoListener {
     /// TCP listener (`tcp.Run`) or UDP socket (`udp.Run`).
     pub stream: bool,
     /// The network name as asked (`tcp4`, `udp`, ...).
-    pub network: String,
-    /// The bound local address as `getsockname` reports it.
-    pub local: String,
+    pub network: Cow<'static, str>,
+    /// The bound local address and port as `getsockname` reports them.
+    pub local: (IpAddr, u16),
+}
+
+/// A network name, without a copy when it is one of the six a listener
+/// is opened for.
+fn network_name(network: &str) -> Cow<'static, str> {
+    const NAMES: [&str; 6] = ["tcp", "tcp4", "tcp6", "udp", "udp4", "udp6"];
+    match NAMES.iter().find(|n| **n == network) {
+        Some(n) => Cow::Borrowed(n),
+        None => Cow::Owned(network.to_string()),
+    }
 }
 
 impl GoListener {
+    /// The bound local address as Go prints it: `0.0.0.0:8080`, `[::]:80`.
+    pub fn local_text(&self) -> String {
+        addr_port(self.local.0, self.local.1)
+    }
+
     /// The stop routine of `tcp.Run` (`ln.Close()`, whose error reaches
     /// `RemovePort`) or `udp.Run` (`udpp.Close()`, error dropped).
     pub fn stop(&self, kernel: &Kernel, who: &str) -> Result<(), String> {
@@ -275,7 +302,7 @@ impl GoListener {
             Err(e) if self.stream => Err(format!(
                 "close {} {}: {}",
                 self.network,
-                self.local,
+                self.local_text(),
                 e.text()
             )),
             _ => Ok(()),
@@ -305,28 +332,50 @@ fn bind_host(
 /// A resolved address; `None` is Go's nil IP (an empty host).
 type GoIp = Option<IpAddr>;
 
+/// The addresses a literal host resolves to: one or two, in order.
+struct AddrList {
+    len: usize,
+    ips: [GoIp; 2],
+}
+
+impl AddrList {
+    fn as_slice(&self) -> &[GoIp] {
+        &self.ips[..self.len]
+    }
+}
+
 /// Go's `Resolver.internetAddrList` for a literal host: the empty host is
 /// the nil IP; `::` also yields `0.0.0.0` (Go issue 18806); a network
 /// ending in 4 or 6 keeps only that family. rootlesskit validates
 /// ParentIP with `net.ParseIP` first, so the DNS branch is not reached.
-fn resolve(network: &str, host: &str) -> Result<Vec<GoIp>, String> {
+fn resolve(network: &str, host: &str) -> Result<AddrList, String> {
     if host.is_empty() {
-        return Ok(vec![None]);
+        return Ok(AddrList {
+            len: 1,
+            ips: [None, None],
+        });
     }
     let Some(ip) = parse_ip(host) else {
         return Err(format!("lookup {host}: no such host"));
     };
-    let mut ips = vec![ip];
+    let mut ips = [Some(ip), None];
     if ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
-        ips.push(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        ips[1] = Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     }
     let keep = |a: &IpAddr| match network.as_bytes().last() {
         Some(b'4') => a.is_ipv4(),
         Some(b'6') => a.is_ipv6(),
         _ => true,
     };
-    let out: Vec<GoIp> = ips.into_iter().filter(keep).map(Some).collect();
-    if out.is_empty() {
+    let mut out = AddrList {
+        len: 0,
+        ips: [None, None],
+    };
+    for a in ips.into_iter().flatten().filter(keep) {
+        out.ips[out.len] = Some(a);
+        out.len += 1;
+    }
+    if out.len == 0 {
         Err(format!("address {host}: no suitable address found"))
     } else {
         Ok(out)
@@ -397,10 +446,11 @@ pub fn go_listen_tcp(
     owner: &str,
 ) -> Result<GoListener, String> {
     let addrs = resolve(network, host).map_err(|e| format!("listen {network}: {e}"))?;
-    let la = first(&addrs, is_v4);
-    let shown = go_addr(la, port);
+    let la = first(addrs.as_slice(), is_v4);
+    // Go's `TCPAddr.String()`, written only for an error.
+    let shown = || go_addr(la, port);
     let (v6, v6only) = favorite_family(network, la);
-    let addr = sockaddr(v6, la).map_err(|e| format!("listen {network} {shown}: {e}"))?;
+    let addr = sockaddr(v6, la).map_err(|e| format!("listen {network} {}: {e}", shown()))?;
     let req = BindReq {
         proto: Proto::Tcp,
         addr,
@@ -409,7 +459,7 @@ pub fn go_listen_tcp(
         reuse_port: false,
         v6only,
     };
-    let fail = |step: &str, e: Errno| format!("listen {network} {shown}: {step}: {}", e.text());
+    let fail = |step: &str, e: Errno| format!("listen {network} {}: {step}: {}", shown(), e.text());
     let (sock, port) = bind_host(kernel, who, &req, owner).map_err(|e| fail("bind", e))?;
     if let Err(e) = kernel.listen(who, NsId::HOST, sock) {
         let _ = kernel.close(who, NsId::HOST, sock);
@@ -418,8 +468,8 @@ pub fn go_listen_tcp(
     Ok(GoListener {
         sock,
         stream: true,
-        network: network.to_string(),
-        local: addr_port(addr, port),
+        network: network_name(network),
+        local: (addr, port),
     })
 }
 
@@ -437,14 +487,16 @@ pub fn go_listen_udp(
     owner: &str,
 ) -> Result<GoListener, String> {
     let addrs = resolve(network, host)?;
+    let addrs = addrs.as_slice();
     // addrList.forResolve: "udp" with a bracketed host prefers non-IPv4.
     let want6 = network == "udp" && join_host_port(host, &port.to_string()).contains('[');
     let la = if want6 {
-        first(&addrs, |a| !is_v4(a))
+        first(addrs, |a| !is_v4(a))
     } else {
-        first(&addrs, is_v4)
+        first(addrs, is_v4)
     };
-    let shown = go_addr(la, port);
+    // Go's `UDPAddr.String()`, written only for an error.
+    let shown = || go_addr(la, port);
     let (v6, v6only) = favorite_family(network, la);
     let multicast = la.is_some_and(|ip| ip.is_multicast());
     let addr = if multicast {
@@ -456,7 +508,7 @@ pub fn go_listen_udp(
     } else {
         sockaddr(v6, la)
     }
-    .map_err(|e| format!("listen {network} {shown}: {e}"))?;
+    .map_err(|e| format!("listen {network} {}: {e}", shown()))?;
     let req = BindReq {
         proto: Proto::Udp,
         addr,
@@ -466,12 +518,12 @@ pub fn go_listen_udp(
         v6only,
     };
     let (sock, port) = bind_host(kernel, who, &req, owner)
-        .map_err(|e| format!("listen {network} {shown}: bind: {}", e.text()))?;
+        .map_err(|e| format!("listen {network} {}: bind: {}", shown(), e.text()))?;
     Ok(GoListener {
         sock,
         stream: false,
-        network: network.to_string(),
-        local: addr_port(addr, port),
+        network: network_name(network),
+        local: (addr, port),
     })
 }
 

@@ -58,12 +58,7 @@ pub fn add_port(d: &Builtin, who: &str, spec: &Spec) -> Result<(u32, Spec), Stri
         validate_port_spec(&placeholder, &BTreeMap::new())
     })?;
     let listener = d.listen(who, spec, 0)?;
-    let port: i32 = listener
-        .local
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let port = i32::from(listener.local.1);
     let bound = Spec {
         parent_port: port,
         child_port: if spec.child_port == 0 {

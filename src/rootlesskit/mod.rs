@@ -47,13 +47,16 @@ impl Spec {
     /// [`Spec::describe`] appended to `out` (one buffer, no pieces): the
     /// text of [`validate::join_host_port`] for both ends.
     pub fn describe_into(&self, out: &mut String) {
-        use std::fmt::Write;
         let host_port = |out: &mut String, host: &str, port: i32| {
-            let _ = if host.contains(':') {
-                write!(out, "[{host}]:{port}")
+            if host.contains(':') {
+                out.push('[');
+                out.push_str(host);
+                out.push(']');
             } else {
-                write!(out, "{host}:{port}")
-            };
+                out.push_str(host);
+            }
+            out.push(':');
+            crate::kernel::push_decimal(out, port.into());
         };
         out.push_str(&self.proto);
         out.push(' ');
