@@ -783,9 +783,9 @@ fn narrow(w: &dyn View, k: &Checker, t: Touched, action: &Text) -> Touched {
                 return t;
             };
             (0..w.daemon_count()).any(|d| {
-                let ports = w.driver_ports(d);
+                let ports = w.driver_listeners(d);
                 k.tick(ports.len());
-                ports.iter().any(|(_, _, l)| *l == Some(s))
+                ports.iter().any(|(_, l)| *l == Some(s))
             })
         }
         Touched::Daemon(d, PART_CHILD) => {
@@ -953,10 +953,8 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
         };
         if scope.rlk(di) {
             let ports = rlk_ports[di].get_or_insert_with(|| {
-                let ports = w.driver_ports(di);
+                let mut ports = w.driver_listeners(di);
                 k.tick(ports.len());
-                let mut ports: Vec<(u32, Option<SockId>)> =
-                    ports.into_iter().map(|(id, _, s)| (id, s)).collect();
                 // Sorted by id, the last of equal ids kept (a map's insert).
                 ports.reverse();
                 ports.sort_by_key(|p| p.0);

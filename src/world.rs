@@ -168,6 +168,13 @@ pub trait View {
     }
     /// Daemon `d`'s rootlesskit ports: (id, spec, host listener).
     fn driver_ports(&self, d: usize) -> Vec<(u32, Spec, Option<SockId>)>;
+    /// [`View::driver_ports`] without the specs: (id, host listener).
+    fn driver_listeners(&self, d: usize) -> Vec<(u32, Option<SockId>)> {
+        self.driver_ports(d)
+            .into_iter()
+            .map(|(id, _, s)| (id, s))
+            .collect()
+    }
     /// Daemon `d`'s allocator reservations, sorted.
     fn reservations(&self, d: usize) -> Vec<(IpAddr, String, u16)>;
     fn allocator_range(&self, d: usize) -> (u16, u16);
@@ -220,6 +227,9 @@ impl View for World {
     }
     fn driver_ports(&self, d: usize) -> Vec<(u32, Spec, Option<SockId>)> {
         self.daemons[d].driver().ports()
+    }
+    fn driver_listeners(&self, d: usize) -> Vec<(u32, Option<SockId>)> {
+        self.daemons[d].driver().listeners()
     }
     fn reservations(&self, d: usize) -> Vec<(IpAddr, String, u16)> {
         self.daemons[d].allocator.reservations()

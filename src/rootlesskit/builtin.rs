@@ -264,6 +264,14 @@ impl PortDriver for Builtin {
             .map(|(id, spec)| (*id, spec.clone(), st.stoppers.get(id).map(|l| l.sock)))
             .collect()
     }
+
+    fn listeners(&self) -> Vec<(u32, Option<SockId>)> {
+        let st = sync::state(&self.state);
+        st.ports
+            .keys()
+            .map(|id| (*id, st.stoppers.get(id).map(|l| l.sock)))
+            .collect()
+    }
 }
 
 /// A socket Go's `net` package opened in the host namespace for a listen.

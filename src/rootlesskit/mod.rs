@@ -123,6 +123,11 @@ pub trait PortDriver: Send + Sync {
     fn remove_port(&self, who: &str, id: u32) -> Result<(), String>;
     /// Registered ports (id, spec, host socket), ordered by id. For checkers.
     fn ports(&self) -> Vec<(u32, Spec, Option<SockId>)>;
+    /// [`PortDriver::ports`] without the specs: (id, host socket), ordered
+    /// by id. For the step checks, which read only these.
+    fn listeners(&self) -> Vec<(u32, Option<SockId>)> {
+        self.ports().into_iter().map(|(id, _, s)| (id, s)).collect()
+    }
 }
 
 /// The trace line of an `AddPort` call, the same for every driver. The
