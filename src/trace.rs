@@ -174,45 +174,52 @@ impl Text {
     }
 
     /// A name shared by every event that carries it (actors, layers):
-    /// interned per OS thread, so a steady exploration allocates none.
+    /// interned per OS thread as a `&'static str` (the few hundred names a
+    /// thread meets are kept for its life), so an event's names cost no
+    /// allocation and no reference count, and a steady exploration
+    /// allocates none.
     pub fn name(s: &str) -> Text {
         /// Enough for every scenario's actors and layers; past it names
         /// are simply copied (memory stays flat).
         const MAX_NAMES: usize = 512;
         /// Slots of the cache by the caller's address.
         const SLOTS: usize = 64;
-        type Slot = Option<(usize, Arc<str>)>;
         thread_local! {
             /// Looked up by hash, never iterated: no order reaches output.
-            static NAMES: RefCell<HashMap<Arc<str>, (), BuildHasherDefault<Fnv>>> =
+            static NAMES: RefCell<HashMap<&'static str, (), BuildHasherDefault<Fnv>>> =
                 RefCell::new(HashMap::default());
             /// Callers pass the same stored name again and again (a
             /// layer's field, a scenario's container name): the address
             /// of the bytes picks a slot, and the bytes are still compared,
             /// so an address reused for other bytes only misses.
-            static RECENT: RefCell<[Slot; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
+            static RECENT: RefCell<[(usize, &'static str); SLOTS]> =
+                const { RefCell::new([(0, ""); SLOTS]) };
         }
         let at = s.as_ptr() as usize;
         let slot = (at >> 3 ^ s.len()) % SLOTS;
-        if let Some(t) = RECENT.with(|r| match &r.borrow()[slot] {
-            Some((a, n)) if *a == at && **n == *s => Some(Text(Repr::Shared(n.clone()))),
-            _ => None,
-        }) {
-            return t;
+        let (a, n) = RECENT.with(|r| r.borrow()[slot]);
+        if a == at && n == s {
+            return Text(Repr::Static(n));
         }
-        let t = NAMES.with(|names| {
+        let interned = NAMES.with(|names| {
             let mut names = names.borrow_mut();
             if let Some((n, _)) = names.get_key_value(s) {
-                return n.clone();
+                return Some(*n);
             }
-            let n: Arc<str> = Arc::from(s);
-            if names.len() < MAX_NAMES {
-                names.insert(n.clone(), ());
+            if names.len() >= MAX_NAMES {
+                return None;
             }
-            n
+            let n: &'static str = Box::leak(Box::from(s));
+            names.insert(n, ());
+            Some(n)
         });
-        RECENT.with(|r| r.borrow_mut()[slot] = Some((at, t.clone())));
-        Text(Repr::Shared(t))
+        match interned {
+            Some(n) => {
+                RECENT.with(|r| r.borrow_mut()[slot] = (at, n));
+                Text(Repr::Static(n))
+            }
+            None => Text::from(s),
+        }
     }
 }
 
@@ -416,7 +423,11 @@ pub struct Trace {
 
 impl Trace {
     pub fn new() -> Arc<Trace> {
-        Arc::new(Trace::default())
+        // An execution's few hundred events, without regrowing.
+        Arc::new(Trace {
+            events: Mutex::new(Vec::with_capacity(256)),
+            observer: OnceLock::new(),
+        })
     }
 
     /// Install the after-step observer (once). It sees each event as it
@@ -592,12 +603,23 @@ mod tests {
 
     #[test]
     fn names_are_shared() {
-        let (a, b) = (Text::name("d1/allocator"), Text::name("d1/allocator"));
+        // Two callers' copies of one name, at two addresses.
+        let (s1, s2) = (String::from("d1/allocator"), String::from("d1/allocator"));
+        let (a, b) = (Text::name(&s1), Text::name(&s2));
         match (&a.0, &b.0) {
-            (Repr::Shared(x), Repr::Shared(y)) => assert!(Arc::ptr_eq(x, y)),
+            (Repr::Static(x), Repr::Static(y)) => assert!(std::ptr::eq(*x, *y)),
             _ => panic!("names are shared"),
         }
+        assert!(a.is_same(&b));
         assert_eq!(a, "d1/allocator");
+        // The same address with other bytes is another name.
+        let mut s3 = s1.clone();
+        let c = Text::name(&s3);
+        s3.replace_range(0..2, "d2");
+        let d = Text::name(&s3);
+        assert!(c.is_same(&a));
+        assert_eq!(d, "d2/allocator");
+        assert!(!d.is_same(&a));
     }
 
     #[test]
