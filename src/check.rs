@@ -764,6 +764,10 @@ fn closed_sock(action: &Text) -> Option<SockId> {
     if !action.starts_with("close s") {
         return None;
     }
+    // The kernel's lazy `close sN` says its N without being written.
+    if let Some(n) = action.known_last_number() {
+        return u32::try_from(n).ok().map(SockId);
+    }
     action.strip_prefix("close s")?.parse().ok().map(SockId)
 }
 
@@ -1883,6 +1887,20 @@ publish = ["8080:80"]
         assert_eq!(t("close sx"), None);
         assert_eq!(t("listen s12"), None);
         assert_eq!(t(""), None);
+        // A lazy close says its socket without being written.
+        struct Close(u32);
+        impl crate::trace::Render for Close {
+            fn render(&self, _: &mut String) {
+                panic!("rendered");
+            }
+            fn head(&self) -> &'static str {
+                "close s"
+            }
+            fn last_number(&self) -> Option<u64> {
+                Some(self.0.into())
+            }
+        }
+        assert_eq!(closed_sock(&Text::lazy(Close(7))), Some(SockId(7)));
     }
 
     #[test]

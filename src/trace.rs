@@ -45,6 +45,13 @@ pub trait Render: Send + Sync + 'static {
     fn number(&self) -> Option<u64> {
         None
     }
+
+    /// The number the text ends with, when it names what the action acts
+    /// on (`close s12`: 12): a reader gets it without rendering. Default:
+    /// not known.
+    fn last_number(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A [`Render`] and the text it wrote, once.
@@ -57,6 +64,7 @@ trait Lazy: Send + Sync {
     fn text(&self) -> &str;
     fn head(&self) -> &'static str;
     fn number(&self) -> Option<u64>;
+    fn last_number(&self) -> Option<u64>;
 }
 
 impl<R: Render> Lazy for Cell<R> {
@@ -77,6 +85,9 @@ impl<R: Render> Lazy for Cell<R> {
     }
     fn number(&self) -> Option<u64> {
         self.r.number()
+    }
+    fn last_number(&self) -> Option<u64> {
+        self.r.last_number()
     }
 }
 
@@ -154,6 +165,15 @@ impl Text {
             return u16::try_from(n).ok();
         }
         self.as_str().parse().ok()
+    }
+
+    /// A lazy text's [`Render::last_number`], without writing it (None: a
+    /// written text, or a [`Render`] that does not say).
+    pub fn known_last_number(&self) -> Option<u64> {
+        match &self.0 {
+            Repr::Lazy(l) => l.last_number(),
+            _ => None,
+        }
     }
 
     /// Equal to `o`? A lazy text whose head `o` does not start with is
@@ -423,9 +443,10 @@ pub struct Trace {
 
 impl Trace {
     pub fn new() -> Arc<Trace> {
-        // An execution's few hundred events, without regrowing.
+        // An execution's few hundred events, without regrowing (a regrowth
+        // cost more than the whole allocation).
         Arc::new(Trace {
-            events: Mutex::new(Vec::with_capacity(256)),
+            events: Mutex::new(Vec::with_capacity(512)),
             observer: OnceLock::new(),
         })
     }
@@ -569,6 +590,26 @@ mod tests {
             t.text().lines().next().unwrap(),
             "   1 c1     host          bind 0.0.0.0:80 -> ok"
         );
+    }
+
+    #[test]
+    fn a_last_number_is_known_only_from_a_render_that_says() {
+        struct Close(u32);
+        impl Render for Close {
+            fn render(&self, _: &mut String) {
+                panic!("rendered");
+            }
+            fn head(&self) -> &'static str {
+                "close s"
+            }
+            fn last_number(&self) -> Option<u64> {
+                Some(self.0.into())
+            }
+        }
+        assert_eq!(Text::lazy(Close(12)).known_last_number(), Some(12));
+        assert_eq!(Text::lazy(Bind(80)).known_last_number(), None);
+        assert_eq!(Text::from("close s12").known_last_number(), None);
+        assert_eq!(Text::name("close s12").known_last_number(), None);
     }
 
     #[test]
