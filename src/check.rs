@@ -38,7 +38,17 @@
 //! since socket and port ids are never reused. Allocator consistency,
 //! skipped while its daemon has a start or stop in flight, keeps a
 //! per-daemon "changed since evaluated" flag across those steps; a daemon
-//! leaves that state only at its `NAME/daemon` line, which sets the flag.
+//! leaves that state only at its `NAME/daemon` line, which sets the flag,
+//! so a flagged daemon is looked at again only at a line that touches it.
+//! A close is narrowed to the socket it closes (`narrow`): only what
+//! held that socket can have a new finding, so a close nothing live held
+//! touches nothing. A step that touches nothing runs no check at all,
+//! which is most steps.
+//!
+//! The step checks copy nothing out of the world: live bindings are lent
+//! ([`crate::world::View::each_live`]) and reduced to the few fields the
+//! checks compare, and names and Go strings are written only for a
+//! message.
 //!
 //! The full checks still run at the end of every run, and `--paranoid`
 //! ([`Checker::paranoid`]) runs the full step checks after every step
