@@ -1898,19 +1898,8 @@ publish = ["8080:80"]
         assert_eq!(t("listen s12"), None);
         assert_eq!(t(""), None);
         // A lazy close says its socket without being written.
-        struct Close(u32);
-        impl crate::trace::Render for Close {
-            fn render(&self, _: &mut String) {
-                panic!("rendered");
-            }
-            fn head(&self) -> &'static str {
-                "close s"
-            }
-            fn last_number(&self) -> Option<u64> {
-                Some(self.0.into())
-            }
-        }
-        assert_eq!(closed_sock(&Text::lazy(Close(7))), Some(SockId(7)));
+        let lazy = Text::lazy(crate::trace::testing::Close(7));
+        assert_eq!(closed_sock(&lazy), Some(SockId(7)));
     }
 
     #[test]

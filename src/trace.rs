@@ -523,6 +523,27 @@ impl Trace {
     }
 }
 
+/// Test helpers other modules' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Render;
+
+    /// A lazy `close sN` that says its N and must never be written.
+    pub struct Close(pub u32);
+
+    impl Render for Close {
+        fn render(&self, _: &mut String) {
+            panic!("rendered");
+        }
+        fn head(&self) -> &'static str {
+            "close s"
+        }
+        fn last_number(&self) -> Option<u64> {
+            Some(self.0.into())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,18 +615,7 @@ mod tests {
 
     #[test]
     fn a_last_number_is_known_only_from_a_render_that_says() {
-        struct Close(u32);
-        impl Render for Close {
-            fn render(&self, _: &mut String) {
-                panic!("rendered");
-            }
-            fn head(&self) -> &'static str {
-                "close s"
-            }
-            fn last_number(&self) -> Option<u64> {
-                Some(self.0.into())
-            }
-        }
+        use testing::Close;
         assert_eq!(Text::lazy(Close(12)).known_last_number(), Some(12));
         assert_eq!(Text::lazy(Bind(80)).known_last_number(), None);
         assert_eq!(Text::from("close s12").known_last_number(), None);
