@@ -339,12 +339,19 @@ impl Bridge {
         {
             Ok(b) => b,
             Err(e) => {
-                trace.emit(who, &env.layer(), what, format!("error: {}", e.text));
+                env.with_layer(|layer| trace.emit(who, layer, what, format!("error: {}", e.text)));
                 return Err(e);
             }
         };
-        let ports: Vec<String> = bindings.iter().map(|b| b.host_port.to_string()).collect();
-        trace.emit(who, &env.layer(), what, format!("ok {}", ports.join(",")));
+        let mut ok = String::with_capacity(3 + 6 * bindings.len());
+        ok.push_str("ok ");
+        for (i, b) in bindings.iter().enumerate() {
+            if i > 0 {
+                ok.push(',');
+            }
+            crate::kernel::push_decimal(&mut ok, b.host_port.into());
+        }
+        env.with_layer(|layer| trace.emit(who, layer, what, ok));
         for b in bindings.iter_mut() {
             if b.rootlesskit_unsupported || b.stop_proxy.is_some() {
                 continue;
@@ -513,7 +520,7 @@ impl Bridge {
                 ));
             }
             if let Some(p) = &b.stop_proxy {
-                stop_proxy(env.kernel, &self.daemon, who, p);
+                stop_proxy(env.kernel, &self.layers[1], who, p);
             }
         }
         if errs.is_empty() {
@@ -538,12 +545,18 @@ impl BridgeHooks for Bridge {
             ns: f.ns,
             sock: f.sock,
         });
-        env.kernel
-            .set_owner(f.ns, f.sock, &format!("{}/proxy:{who}", self.daemon));
+        let mut owner = String::with_capacity(self.layers[1].len() + 1 + who.len());
+        owner.push_str(&self.layers[1]);
+        owner.push(':');
+        owner.push_str(who);
+        env.kernel.set_owner_string(f.ns, f.sock, owner);
         env.kernel.trace().emit(
             who,
             &self.layers[1],
-            format!("start docker-proxy {} with {}", b.go_string(), f.sock),
+            Text::lazy(ProxyStart {
+                binding: b.go_fields(),
+                sock: f.sock,
+            }),
             "",
         );
         b.stop_proxy = Some(proxy);
@@ -552,7 +565,7 @@ impl BridgeHooks for Bridge {
     }
 
     fn stop_proxy(&self, env: &Env, who: &str, p: &Proxy) {
-        stop_proxy(env.kernel, &self.daemon, who, p);
+        stop_proxy(env.kernel, &self.layers[1], who, p);
     }
 
     fn set_failed_group(&self, who: &str, group: Option<Vec<PortBindingReq>>) {
@@ -564,14 +577,32 @@ impl BridgeHooks for Bridge {
     }
 }
 
+/// `start docker-proxy <binding> with sN`, written when read.
+struct ProxyStart {
+    binding: crate::mapper::GoFields,
+    sock: crate::kernel::SockId,
+}
+
+impl crate::trace::Render for ProxyStart {
+    fn render(&self, out: &mut String) {
+        out.push_str("start docker-proxy ");
+        self.binding.push_go_string(out);
+        out.push_str(" with s");
+        crate::kernel::push_decimal(out, self.sock.0.into());
+    }
+
+    fn head(&self) -> &'static str {
+        "start docker-proxy "
+    }
+}
+
 /// docker-proxy exits; its descriptor was the last one, so the socket closes.
-fn stop_proxy(kernel: &Kernel, daemon: &str, who: &str, p: &Proxy) {
-    kernel.trace().emit(
-        who,
-        &format!("{daemon}/proxy"),
-        format!("stop docker-proxy holding {}", p.sock),
-        "",
-    );
+/// `layer` is the daemon's `<daemon>/proxy`.
+fn stop_proxy(kernel: &Kernel, layer: &str, who: &str, p: &Proxy) {
+    let mut what = String::with_capacity(32);
+    what.push_str("stop docker-proxy holding s");
+    crate::kernel::push_decimal(&mut what, p.sock.0.into());
+    kernel.trace().emit(who, layer, what, "");
     let _ = kernel.close(who, p.ns, p.sock);
 }
 

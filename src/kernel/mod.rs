@@ -18,7 +18,6 @@ pub mod sim;
 use crate::sync;
 use crate::trace::{Render, Text, Trace};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -235,6 +234,11 @@ pub fn addr_port_into(out: &mut String, addr: IpAddr, port: u16) {
 /// quads written here without the formatting machinery).
 pub fn push_ip(out: &mut String, addr: IpAddr) {
     match addr {
+        // The two addresses every scenario uses, as `Display` writes them.
+        IpAddr::V4(a) if a.is_unspecified() => out.push_str("0.0.0.0"),
+        IpAddr::V4(a) if a.is_loopback() && a.octets() == [127, 0, 0, 1] => {
+            out.push_str("127.0.0.1")
+        }
         IpAddr::V4(a) => {
             for (i, o) in a.octets().into_iter().enumerate() {
                 if i > 0 {
@@ -243,6 +247,8 @@ pub fn push_ip(out: &mut String, addr: IpAddr) {
                 push_decimal(out, o.into());
             }
         }
+        IpAddr::V6(a) if a.is_unspecified() => out.push_str("::"),
+        IpAddr::V6(a) if a.is_loopback() => out.push_str("::1"),
         IpAddr::V6(a) => {
             use std::fmt::Write;
             let _ = write!(out, "{a}");
@@ -266,7 +272,11 @@ pub fn push_decimal(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
-    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
+    // ASCII digits pushed one by one: no UTF-8 check of the buffer.
+    out.reserve(buf.len() - at);
+    for &d in &buf[at..] {
+        out.push(char::from(d));
+    }
 }
 
 /// What a backend reports about one open socket.
@@ -337,6 +347,7 @@ pub struct Kernel {
 
 /// The words of a syscall's trace line, written only when the trace is
 /// read (the same bytes the eager `format!` wrote).
+#[derive(Clone, Copy)]
 enum Syscall {
     /// `bind tcp 0.0.0.0:80 RA`, with ` (port 0)` for an ephemeral bind.
     Bind(BindReq, bool),
@@ -346,22 +357,73 @@ enum Syscall {
     Opened(SockId),
 }
 
+impl Syscall {
+    /// The text of a syscall about one socket as a fixed word when the id
+    /// is in [`sock_words`]' table (it is in every run we know), else
+    /// written when read.
+    fn text(self) -> Text {
+        let (at, id) = match self {
+            Syscall::Bind(..) => return Text::lazy(self),
+            Syscall::Listen(id) => (0, id),
+            Syscall::Close(id) => (1, id),
+            Syscall::Opened(id) => (2, id),
+        };
+        match sock_words()[at].get(id.0 as usize) {
+            Some(w) => Text::from_static(w),
+            None => Text::lazy(self),
+        }
+    }
+}
+
+/// Socket ids the fixed texts of [`Syscall::text`] cover (a run numbers
+/// its sockets from 1; the bench worlds open about a hundred).
+const SOCK_WORDS: usize = 4096;
+
+/// `listen sN`, `close sN` and `ok sN` for every `N` below
+/// [`SOCK_WORDS`]: made once per process (one buffer per word, kept for
+/// the process's life), so a syscall's trace text is no allocation and a
+/// reader of it writes nothing.
+fn sock_words() -> &'static [Vec<&'static str>; 3] {
+    static WORDS: std::sync::OnceLock<[Vec<&'static str>; 3]> = std::sync::OnceLock::new();
+    WORDS.get_or_init(|| {
+        ["listen s", "close s", "ok s"].map(|head| {
+            let mut buf = String::with_capacity(SOCK_WORDS * (head.len() + 4));
+            let mut ends = Vec::with_capacity(SOCK_WORDS);
+            for n in 0..SOCK_WORDS {
+                buf.push_str(head);
+                push_decimal(&mut buf, n as i64);
+                ends.push(buf.len());
+            }
+            let all: &'static str = buf.leak();
+            let mut start = 0;
+            ends.into_iter()
+                .map(|end| {
+                    let w = &all[start..end];
+                    start = end;
+                    w
+                })
+                .collect()
+        })
+    })
+}
+
 impl Render for Syscall {
     fn render(&self, out: &mut String) {
-        use std::fmt::Write;
-        let _ = match self {
+        let (head, id) = match self {
             Syscall::Bind(r, ephemeral) => {
                 out.push_str("bind ");
                 r.describe_into(out);
                 if *ephemeral {
                     out.push_str(" (port 0)");
                 }
-                Ok(())
+                return;
             }
-            Syscall::Listen(id) => write!(out, "listen {id}"),
-            Syscall::Close(id) => write!(out, "close {id}"),
-            Syscall::Opened(id) => write!(out, "ok {id}"),
+            Syscall::Listen(id) => ("listen s", id),
+            Syscall::Close(id) => ("close s", id),
+            Syscall::Opened(id) => ("ok s", id),
         };
+        out.push_str(head);
+        push_decimal(out, id.0.into());
     }
 
     fn head(&self) -> &'static str {
@@ -374,10 +436,45 @@ impl Render for Syscall {
     }
 }
 
-#[derive(Default)]
 struct KernelState {
     next_id: u32,
-    owners: BTreeMap<(NsId, SockId), String>,
+    /// Per namespace, the owner of each open socket, sorted by id (ids
+    /// grow, so a bind appends).
+    owners: Vec<Vec<(SockId, String)>>,
+}
+
+impl KernelState {
+    fn slot(&self, ns: NsId, id: SockId) -> Result<usize, usize> {
+        self.owners[ns.0].binary_search_by_key(&id, |(s, _)| *s)
+    }
+
+    fn insert(&mut self, ns: NsId, id: SockId, owner: String) {
+        let v = &mut self.owners[ns.0];
+        if v.last().is_none_or(|(s, _)| *s < id) {
+            v.push((id, owner));
+            return;
+        }
+        match v.binary_search_by_key(&id, |(s, _)| *s) {
+            Ok(i) => v[i].1 = owner,
+            Err(i) => v.insert(i, (id, owner)),
+        }
+    }
+
+    fn remove(&mut self, ns: NsId, id: SockId) {
+        if let Ok(i) = self.slot(ns, id) {
+            self.owners[ns.0].remove(i);
+        }
+    }
+
+    fn get_mut(&mut self, ns: NsId, id: SockId) -> Option<&mut String> {
+        let i = self.slot(ns, id).ok()?;
+        Some(&mut self.owners[ns.0][i].1)
+    }
+
+    fn get(&self, ns: NsId, id: SockId) -> Option<&String> {
+        let i = self.slot(ns, id).ok()?;
+        Some(&self.owners[ns.0][i].1)
+    }
 }
 
 impl Kernel {
@@ -389,7 +486,10 @@ impl Kernel {
         Ok(Kernel {
             net,
             ns_locks: cfgs.iter().map(|_| sync::Mutex::new(())).collect(),
-            state: std::sync::Mutex::new(KernelState::default()),
+            state: std::sync::Mutex::new(KernelState {
+                next_id: 0,
+                owners: cfgs.iter().map(|_| Vec::new()).collect(),
+            }),
             trace,
             layers: (0..cfgs.len()).map(|i| Self::layer(NsId(i))).collect(),
         })
@@ -432,14 +532,12 @@ impl Kernel {
         let r = self.net.bind(ns, id, req, privileged);
         match r {
             Ok(()) => {
-                sync::state(&self.state)
-                    .owners
-                    .insert((ns, id), owner.to_string());
+                sync::state(&self.state).insert(ns, id, owner.to_string());
                 self.trace.emit(
                     who,
                     &self.layers[ns.0],
                     Text::lazy(Syscall::Bind(*req, false)),
-                    Text::lazy(Syscall::Opened(id)),
+                    Syscall::Opened(id).text(),
                 );
                 Ok(id)
             }
@@ -515,10 +613,8 @@ impl Kernel {
         let r = self.net.bind(ns, id, &at, privileged);
         let result = match r {
             Ok(()) => {
-                sync::state(&self.state)
-                    .owners
-                    .insert((ns, id), owner.to_string());
-                Text::lazy(Syscall::Opened(id))
+                sync::state(&self.state).insert(ns, id, owner.to_string());
+                Syscall::Opened(id).text()
             }
             Err(e) => Text::from_static(e.name()),
         };
@@ -540,7 +636,7 @@ impl Kernel {
         self.trace.emit(
             who,
             &self.layers[ns.0],
-            Text::lazy(Syscall::Listen(id)),
+            Syscall::Listen(id).text(),
             Text::from_static(result_text(&r)),
         );
         r
@@ -553,12 +649,12 @@ impl Kernel {
         });
         let r = self.net.close(ns, id);
         if r.is_ok() {
-            sync::state(&self.state).owners.remove(&(ns, id));
+            sync::state(&self.state).remove(ns, id);
         }
         self.trace.emit(
             who,
             &self.layers[ns.0],
-            Text::lazy(Syscall::Close(id)),
+            Syscall::Close(id).text(),
             Text::from_static(result_text(&r)),
         );
         r
@@ -577,7 +673,7 @@ impl Kernel {
     /// Hand a socket to another owner (a file descriptor passed to
     /// docker-proxy). Not a syscall on the namespace: no scheduling point.
     pub fn set_owner(&self, ns: NsId, id: SockId, owner: &str) {
-        if let Some(o) = sync::state(&self.state).owners.get_mut(&(ns, id)) {
+        if let Some(o) = sync::state(&self.state).get_mut(ns, id) {
             *o = owner.to_string();
         }
     }
@@ -585,14 +681,14 @@ impl Kernel {
     /// [`Kernel::set_owner`] with a label already made for it (kept
     /// without a copy).
     pub fn set_owner_string(&self, ns: NsId, id: SockId, owner: String) {
-        if let Some(o) = sync::state(&self.state).owners.get_mut(&(ns, id)) {
+        if let Some(o) = sync::state(&self.state).get_mut(ns, id) {
             *o = owner;
         }
     }
 
     /// The owner label of an open socket.
     pub fn owner(&self, ns: NsId, id: SockId) -> Option<String> {
-        sync::state(&self.state).owners.get(&(ns, id)).cloned()
+        sync::state(&self.state).get(ns, id).cloned()
     }
 
     /// Open sockets of `ns` with their owners, ordered by id.
@@ -602,7 +698,7 @@ impl Kernel {
         socks
             .into_iter()
             .map(|s| {
-                let o = st.owners.get(&(ns, s.id)).cloned().unwrap_or_default();
+                let o = st.get(ns, s.id).cloned().unwrap_or_default();
                 (s, o)
             })
             .collect()
@@ -923,7 +1019,18 @@ mod tests {
         ];
         for (call, head, text) in cases {
             assert_eq!(call.head(), head);
+            assert_eq!(call.text().as_str(), text);
             assert_eq!(Text::lazy(call).as_str(), text);
+        }
+        // The fixed words are the texts written when read, past the table too.
+        for n in [0, 1, 9, 10, 4095, 4096, 70000] {
+            for call in [
+                Syscall::Listen(SockId(n)),
+                Syscall::Close(SockId(n)),
+                Syscall::Opened(SockId(n)),
+            ] {
+                assert_eq!(call.text().as_str(), Text::lazy(call).as_str());
+            }
         }
     }
 

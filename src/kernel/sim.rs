@@ -201,7 +201,8 @@ impl NsTable {
 /// Simulated namespaces (see the module doc for the rules).
 #[derive(Default)]
 pub struct SimNet {
-    tables: Mutex<BTreeMap<NsId, NsTable>>,
+    /// Indexed by [`NsId`]; `None` for a namespace not created.
+    tables: Mutex<Vec<Option<NsTable>>>,
 }
 
 impl SimNet {
@@ -209,18 +210,24 @@ impl SimNet {
         SimNet::default()
     }
 
-    fn tables(&self) -> MutexGuard<'_, BTreeMap<NsId, NsTable>> {
+    fn tables(&self) -> MutexGuard<'_, Vec<Option<NsTable>>> {
         self.tables.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// An unknown namespace is a bug in the caller: `EINVAL`.
-fn table(tables: &BTreeMap<NsId, NsTable>, ns: NsId) -> Result<&NsTable, Errno> {
-    tables.get(&ns).ok_or(Errno::EINVAL)
+fn table(tables: &[Option<NsTable>], ns: NsId) -> Result<&NsTable, Errno> {
+    tables
+        .get(ns.0)
+        .and_then(Option::as_ref)
+        .ok_or(Errno::EINVAL)
 }
 
-fn table_mut(tables: &mut BTreeMap<NsId, NsTable>, ns: NsId) -> Result<&mut NsTable, Errno> {
-    tables.get_mut(&ns).ok_or(Errno::EINVAL)
+fn table_mut(tables: &mut [Option<NsTable>], ns: NsId) -> Result<&mut NsTable, Errno> {
+    tables
+        .get_mut(ns.0)
+        .and_then(Option::as_mut)
+        .ok_or(Errno::EINVAL)
 }
 
 impl Net for SimNet {
@@ -230,16 +237,16 @@ impl Net for SimNet {
 
     fn create_ns(&self, ns: NsId, cfg: &NsConfig) -> Result<(), String> {
         let mut tables = self.tables();
-        if tables.contains_key(&ns) {
+        if table(&tables, ns).is_ok() {
             return Err(format!("namespace {ns} already exists"));
         }
-        tables.insert(
-            ns,
-            NsTable {
-                cfg: cfg.clone(),
-                socks: Vec::new(),
-            },
-        );
+        if tables.len() <= ns.0 {
+            tables.resize_with(ns.0 + 1, || None);
+        }
+        tables[ns.0] = Some(NsTable {
+            cfg: cfg.clone(),
+            socks: Vec::new(),
+        });
         Ok(())
     }
 

@@ -126,24 +126,55 @@ pub struct PortBinding {
 impl PortBinding {
     /// `types.PortBinding.String()`: `0.0.0.0:32768:172.17.0.2:80/tcp`.
     pub fn go_string(&self) -> String {
-        use crate::kernel::push_decimal;
         let mut s = String::with_capacity(48);
-        bracket(&mut s, self.host_ip);
+        self.go_fields().push_go_string(&mut s);
+        s
+    }
+
+    /// The fields [`PortBinding::go_string`] reads, copied for a text
+    /// written later.
+    pub fn go_fields(&self) -> GoFields {
+        GoFields {
+            proto: self.proto,
+            ip: self.ip,
+            port: self.port,
+            host_ip: self.host_ip,
+            host_port: self.host_port,
+            host_port_end: self.host_port_end,
+        }
+    }
+}
+
+/// What `types.PortBinding.String()` prints of a binding.
+#[derive(Clone, Copy, Debug)]
+pub struct GoFields {
+    proto: Proto,
+    ip: IpAddr,
+    port: u16,
+    host_ip: IpAddr,
+    host_port: u16,
+    host_port_end: u16,
+}
+
+impl GoFields {
+    /// [`PortBinding::go_string`] appended to `out`.
+    pub fn push_go_string(&self, s: &mut String) {
+        use crate::kernel::push_decimal;
+        bracket(s, self.host_ip);
         s.push(':');
         if self.host_port != 0 {
-            push_decimal(&mut s, self.host_port.into());
+            push_decimal(s, self.host_port.into());
             if self.host_port_end != 0 && self.host_port_end != self.host_port {
                 s.push('-');
-                push_decimal(&mut s, self.host_port_end.into());
+                push_decimal(s, self.host_port_end.into());
             }
         }
         s.push(':');
-        bracket(&mut s, self.ip);
+        bracket(s, self.ip);
         s.push(':');
-        push_decimal(&mut s, self.port.into());
+        push_decimal(s, self.port.into());
         s.push('/');
         s.push_str(self.proto.as_str());
-        s
     }
 }
 
@@ -175,7 +206,22 @@ impl Env<'_> {
     }
 
     pub fn log(&self, who: &str, text: impl Into<crate::trace::Text>) {
-        self.kernel.trace().emit(who, &self.layer(), text, "");
+        self.with_layer(|layer| self.kernel.trace().emit(who, layer, text, ""));
+    }
+
+    /// `f` with [`Env::layer`] written into a buffer this thread reuses
+    /// (taken out while `f` runs, so a nested call makes its own).
+    pub fn with_layer<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        thread_local! {
+            static BUF: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+        }
+        let mut buf = BUF.take();
+        buf.clear();
+        buf.push_str(self.daemon);
+        buf.push_str("/nat");
+        let r = f(&buf);
+        BUF.set(buf);
+        r
     }
 }
 

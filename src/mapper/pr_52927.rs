@@ -85,21 +85,43 @@ pub fn map_ports(
                     ),
                 );
             }
-            env.log(
-                who,
-                format!(
-                    "host-namespace collision on {port}, attempt {}: retrying with a new port",
-                    attempt + 1
-                ),
-            );
+            env.log(who, crate::trace::Text::lazy(Retrying(port, attempt + 1)));
             attempt += 1;
         }
     })
 }
 
+/// `host-namespace collision on P, attempt N: retrying with a new port`,
+/// written when read.
+struct Retrying(u16, usize);
+
+impl crate::trace::Render for Retrying {
+    fn render(&self, out: &mut String) {
+        use crate::kernel::push_decimal;
+        out.push_str("host-namespace collision on ");
+        push_decimal(out, self.0.into());
+        out.push_str(", attempt ");
+        push_decimal(out, self.1 as i64);
+        out.push_str(": retrying with a new port");
+    }
+
+    fn head(&self) -> &'static str {
+        "host-namespace collision on "
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_retry_note_reads_as_it_was_formatted() {
+        let t = crate::trace::Text::lazy(Retrying(32770, 3));
+        assert_eq!(
+            t.as_str(),
+            "host-namespace collision on 32770, attempt 3: retrying with a new port"
+        );
+    }
 
     #[test]
     fn addr_in_use_is_matched_by_errno_or_by_text() {

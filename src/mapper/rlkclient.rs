@@ -120,9 +120,7 @@ impl PortDriverClient {
         match self.driver.add_port(who, &spec) {
             Ok(id) => Ok(PortDriverRemove { id }),
             // The HTTP API carries only the message: errors.Is finds nothing.
-            Err(msg) => Err(GoError::new(format!(
-                "error while calling RootlessKit PortManager.AddPort(): {msg}"
-            ))),
+            Err(msg) => Err(GoError::new(add_port_error(&msg))),
         }
     }
 
@@ -171,9 +169,7 @@ impl PortDriverClient {
                 PortDriverRemove { id },
                 u16::try_from(got.parent_port).unwrap_or(0),
             )),
-            Err(msg) => Err(GoError::new(format!(
-                "error while calling RootlessKit PortManager.AddPort(): {msg}"
-            ))),
+            Err(msg) => Err(GoError::new(add_port_error(&msg))),
         }
     }
 
@@ -191,6 +187,16 @@ impl PortDriverClient {
 fn known(name: &str) -> Option<&'static str> {
     const NAMES: [&str; 6] = ["tcp4", "tcp6", "udp4", "udp6", "sctp4", "sctp6"];
     NAMES.iter().copied().find(|n| *n == name)
+}
+
+/// `error while calling RootlessKit PortManager.AddPort(): <msg>`, in one
+/// buffer.
+fn add_port_error(msg: &str) -> String {
+    const HEAD: &str = "error while calling RootlessKit PortManager.AddPort(): ";
+    let mut text = String::with_capacity(HEAD.len() + msg.len());
+    text.push_str(HEAD);
+    text.push_str(msg);
+    text
 }
 
 /// `netip.Addr.String()` as Go's `AddPort` writes it into the spec.

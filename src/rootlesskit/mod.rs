@@ -149,7 +149,12 @@ fn trace_add(
         action,
         match r {
             Ok(id) => crate::trace::Text::lazy(OkId(*id)),
-            Err(m) => format!("400 {m}").into(),
+            Err(m) => {
+                let mut t = String::with_capacity(4 + m.len());
+                t.push_str("400 ");
+                t.push_str(m);
+                t.into()
+            }
         },
     );
 }
