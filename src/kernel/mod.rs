@@ -434,6 +434,14 @@ impl Render for Syscall {
             Syscall::Opened(_) => "ok s",
         }
     }
+
+    /// The socket id a `listen`, `close` or `ok` text ends with.
+    fn last_number(&self) -> Option<u64> {
+        match self {
+            Syscall::Bind(..) => None,
+            Syscall::Listen(id) | Syscall::Close(id) | Syscall::Opened(id) => Some(id.0.into()),
+        }
+    }
 }
 
 struct KernelState {
@@ -1030,8 +1038,14 @@ mod tests {
                 Syscall::Opened(SockId(n)),
             ] {
                 assert_eq!(call.text().as_str(), Text::lazy(call).as_str());
+                // A lazy one says the id it ends with without being written.
+                assert_eq!(Text::lazy(call).known_last_number(), Some(n.into()));
             }
         }
+        assert_eq!(
+            Text::lazy(Syscall::Bind(req, false)).known_last_number(),
+            None
+        );
     }
 
     /// A bound socket has the owner it was bound for, then the one it was
