@@ -731,14 +731,12 @@ impl Monitor for Checker {
     }
 }
 
-/// The live bindings of the daemons `read` selects (every daemon: None),
-/// in daemon then endpoint order: (daemon, container, binding).
-fn live(w: &dyn View, k: &Checker, read: Option<&[bool]>) -> Vec<(usize, String, PortBinding)> {
+/// Every daemon's live bindings, in daemon then endpoint order:
+/// (daemon, container, binding). For the end of a run (the step checks
+/// read [`held`] instead).
+fn live(w: &dyn View, k: &Checker) -> Vec<(usize, String, PortBinding)> {
     let mut out = Vec::new();
     for di in 0..w.daemon_count() {
-        if read.is_some_and(|r| !r[di]) {
-            continue;
-        }
         for (ep, bs) in w.live(di) {
             for b in bs {
                 out.push((di, ep.clone(), b));
@@ -921,7 +919,7 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
         return msgs;
     }
     let live = held(w, k, if full { None } else { Some(&read) });
-    if live.is_empty() && !full {
+    if live.is_empty() {
         return msgs;
     }
     // Described only for a message: formatting every binding after every
@@ -1111,7 +1109,7 @@ fn allocator_consistency(w: &dyn View, k: &Checker, di: usize) -> Vec<Finding> {
 /// Clean teardown: nothing is left that no live mapping or occupant holds.
 fn leftovers(w: &dyn View, k: &Checker) -> Vec<String> {
     let mut msgs = Vec::new();
-    let live = live(w, k, None);
+    let live = live(w, k);
     let mut host_ok: BTreeSet<SockId> = BTreeSet::new();
     for di in 0..w.daemon_count() {
         let name = w.daemon_name(di);
