@@ -545,11 +545,8 @@ impl BridgeHooks for Bridge {
             ns: f.ns,
             sock: f.sock,
         });
-        let mut owner = String::with_capacity(self.layers[1].len() + 1 + who.len());
-        owner.push_str(&self.layers[1]);
-        owner.push(':');
-        owner.push_str(who);
-        env.kernel.set_owner_string(f.ns, f.sock, owner);
+        env.kernel
+            .set_owner_string(f.ns, f.sock, format!("{}:{who}", self.layers[1]));
         env.kernel.trace().emit(
             who,
             &self.layers[1],
@@ -599,9 +596,7 @@ impl crate::trace::Render for ProxyStart {
 /// docker-proxy exits; its descriptor was the last one, so the socket closes.
 /// `layer` is the daemon's `<daemon>/proxy`.
 fn stop_proxy(kernel: &Kernel, layer: &str, who: &str, p: &Proxy) {
-    let mut what = String::with_capacity(32);
-    what.push_str("stop docker-proxy holding s");
-    crate::kernel::push_decimal(&mut what, p.sock.0.into());
+    let what = format!("stop docker-proxy holding {}", p.sock);
     kernel.trace().emit(who, layer, what, "");
     let _ = kernel.close(who, p.ns, p.sock);
 }

@@ -236,9 +236,7 @@ pub fn push_ip(out: &mut String, addr: IpAddr) {
     match addr {
         // The two addresses every scenario uses, as `Display` writes them.
         IpAddr::V4(a) if a.is_unspecified() => out.push_str("0.0.0.0"),
-        IpAddr::V4(a) if a.is_loopback() && a.octets() == [127, 0, 0, 1] => {
-            out.push_str("127.0.0.1")
-        }
+        IpAddr::V4(a) if a == std::net::Ipv4Addr::LOCALHOST => out.push_str("127.0.0.1"),
         IpAddr::V4(a) => {
             for (i, o) in a.octets().into_iter().enumerate() {
                 if i > 0 {
@@ -681,9 +679,7 @@ impl Kernel {
     /// Hand a socket to another owner (a file descriptor passed to
     /// docker-proxy). Not a syscall on the namespace: no scheduling point.
     pub fn set_owner(&self, ns: NsId, id: SockId, owner: &str) {
-        if let Some(o) = sync::state(&self.state).get_mut(ns, id) {
-            *o = owner.to_string();
-        }
+        self.set_owner_string(ns, id, owner.to_string());
     }
 
     /// [`Kernel::set_owner`] with a label already made for it (kept

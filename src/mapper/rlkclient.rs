@@ -189,14 +189,9 @@ fn known(name: &str) -> Option<&'static str> {
     NAMES.iter().copied().find(|n| *n == name)
 }
 
-/// `error while calling RootlessKit PortManager.AddPort(): <msg>`, in one
-/// buffer.
+/// `error while calling RootlessKit PortManager.AddPort(): <msg>`.
 fn add_port_error(msg: &str) -> String {
-    const HEAD: &str = "error while calling RootlessKit PortManager.AddPort(): ";
-    let mut text = String::with_capacity(HEAD.len() + msg.len());
-    text.push_str(HEAD);
-    text.push_str(msg);
-    text
+    format!("error while calling RootlessKit PortManager.AddPort(): {msg}")
 }
 
 /// `netip.Addr.String()` as Go's `AddPort` writes it into the spec.

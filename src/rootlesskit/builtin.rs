@@ -139,10 +139,7 @@ impl Builtin {
         });
         let mut st = sync::state(&self.state);
         let id = st.next_id;
-        let mut owner = String::with_capacity(self.layer.len() + 4);
-        owner.push_str(&self.layer);
-        owner.push('#');
-        crate::kernel::push_decimal(&mut owner, id.into());
+        let owner = format!("{}#{id}", self.layer);
         self.kernel
             .set_owner_string(NsId::HOST, listener.sock, owner);
         st.ports.insert(id, spec);
@@ -445,17 +442,6 @@ fn go_addr(la: GoIp, port: u16) -> String {
     }
 }
 
-/// [`go_addr`] appended to `out`.
-fn push_go_addr(out: &mut String, la: GoIp, port: u16) {
-    match la {
-        None => {
-            out.push(':');
-            crate::kernel::push_decimal(out, port.into());
-        }
-        Some(ip) => crate::kernel::addr_port_into(out, ip, port),
-    }
-}
-
 /// `net.Listen(network, JoinHostPort(host, port))` for tcp, tcp4, tcp6, as
 /// `tcp.Run` calls it: socket with SO_REUSEADDR (IPV6_V6ONLY=1 for tcp6),
 /// bind, listen; the socket is closed when listen fails. Errors read
@@ -482,19 +468,7 @@ pub fn go_listen_tcp(
         reuse_port: false,
         v6only,
     };
-    // `listen tcp4 0.0.0.0:P: bind: ...`, written in one buffer.
-    let fail = |step: &str, e: Errno| {
-        let mut s = String::with_capacity(64);
-        s.push_str("listen ");
-        s.push_str(network);
-        s.push(' ');
-        push_go_addr(&mut s, la, port);
-        s.push_str(": ");
-        s.push_str(step);
-        s.push_str(": ");
-        s.push_str(e.text());
-        s
-    };
+    let fail = |step: &str, e: Errno| format!("listen {network} {}: {step}: {}", shown(), e.text());
     let (sock, port) = bind_host(kernel, who, &req, owner).map_err(|e| fail("bind", e))?;
     if let Err(e) = kernel.listen(who, NsId::HOST, sock) {
         let _ = kernel.close(who, NsId::HOST, sock);

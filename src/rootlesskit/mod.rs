@@ -149,12 +149,7 @@ fn trace_add(
         action,
         match r {
             Ok(id) => crate::trace::Text::lazy(OkId(*id)),
-            Err(m) => {
-                let mut t = String::with_capacity(4 + m.len());
-                t.push_str("400 ");
-                t.push_str(m);
-                t.into()
-            }
+            Err(m) => format!("400 {m}").into(),
         },
     );
 }
