@@ -57,7 +57,7 @@
 
 use crate::kernel::{BindReq, NsId, Proto, SockId};
 use crate::mapper::PortBinding;
-use crate::trace::{Event, Text};
+use crate::trace::{ByName, Event, Text};
 use crate::world::{Monitor, Phase, View, World};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -421,14 +421,10 @@ struct Incremental {
     /// it was last evaluated (it is not evaluated while the daemon has a
     /// start or stop in flight, so this accumulates over those steps).
     alloc_dirty: Vec<bool>,
-    /// The layers seen so far, each placed once (a layer is an interned
-    /// name: found again by pointer; held here, so never freed and reused).
-    places: Vec<(Text, Place)>,
+    /// The layers seen so far, each placed once (layers are interned
+    /// names).
+    places: ByName<Place>,
 }
-
-/// Layers [`Incremental::places`] remembers (a scenario has a few per
-/// daemon); past it a layer is placed at every event.
-const MAX_PLACES: usize = 64;
 
 /// Collects violations during a run.
 #[derive(Default)]
@@ -616,16 +612,7 @@ impl Checker {
             } else if first {
                 Touched::All
             } else {
-                let place = match places.iter().find(|(l, _)| l.is_same(&ev.layer)) {
-                    Some((_, p)) => *p,
-                    None => {
-                        let p = Place::of(&ev.layer, names, nss);
-                        if places.len() < MAX_PLACES {
-                            places.push((ev.layer.clone(), p));
-                        }
-                        p
-                    }
-                };
+                let place = places.get(&ev.layer, |l| Place::of(l, names, nss));
                 place.touched(&ev.action, &ev.result)
             };
             let t = if self.blind {

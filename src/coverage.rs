@@ -17,7 +17,7 @@
 //! the same bytes.
 
 use crate::scenario::Scenario;
-use crate::trace::Event;
+use crate::trace::{ByName, Event};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -158,10 +158,14 @@ pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
     let n = scenario.containers.len();
     let mut st = vec![Walk::default(); n];
     let daemon_of = |c: usize| scenario.containers[c].daemon;
+    // Each interned actor and layer name is classified once.
+    let (mut whos, mut layers) = (ByName::new(), ByName::new());
     for e in trace {
-        if let Some(c) = scenario.container_index(&e.who) {
-            let is_start_event = e.layer.ends_with("/daemon")
-                && e.action.strip_prefix("start ") == Some(e.who.as_str());
+        let who = whos.get(&e.who, |w| Who::of(scenario, w));
+        let layer = layers.get(&e.layer, Layer::of);
+        if let Who::Container(c) = who {
+            let is_start_event =
+                layer == Layer::Daemon && e.action.strip_prefix("start ") == Some(e.who.as_str());
             if is_start_event {
                 st[c] = Walk {
                     starting: e.result.is_empty(),
@@ -184,39 +188,42 @@ pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
                 continue;
             }
             let w = &mut st[c];
-            if e.layer.ends_with("/allocator") && e.action.starts_with("RequestPortsInRange") {
-                if w.attempts > 0 {
-                    r.hit(Situation::Retry);
-                }
-                w.attempts += 1;
-                w.collided = false;
-                w.window = e.result.to_u16();
-            } else if e.layer == "host"
-                && (e.action.starts_with("bind ") || e.action.starts_with("listen "))
-            {
-                // Both SO_REUSEADDR sockets may bind; then listen refuses.
-                w.window = None;
-                if e.result.is("EADDRINUSE") {
-                    w.collided = true;
-                    r.hit(Situation::HostCollision);
-                }
-            } else if e.layer.ends_with("/nat") {
-                if e.action.starts_with("deferred UnmapPorts") && w.attempts > 1 {
-                    r.hit(Situation::CleanupAfterRetry);
-                }
-                if e.action.starts_with("MapPorts ") && !e.result.is_empty() {
-                    if e.result.starts_with("error: ") && w.collided {
-                        r.hit(Situation::GiveUp);
+            match layer {
+                Layer::Allocator if e.action.starts_with("RequestPortsInRange") => {
+                    if w.attempts > 0 {
+                        r.hit(Situation::Retry);
                     }
-                    w.attempts = 0;
+                    w.attempts += 1;
                     w.collided = false;
-                    w.window = None;
+                    w.window = e.result.to_u16();
                 }
+                Layer::Host if e.action.starts_with("bind ") || e.action.starts_with("listen ") => {
+                    // Both SO_REUSEADDR sockets may bind; then listen refuses.
+                    w.window = None;
+                    if e.result.is("EADDRINUSE") {
+                        w.collided = true;
+                        r.hit(Situation::HostCollision);
+                    }
+                }
+                Layer::Nat => {
+                    if e.action.starts_with("deferred UnmapPorts") && w.attempts > 1 {
+                        r.hit(Situation::CleanupAfterRetry);
+                    }
+                    if e.action.starts_with("MapPorts ") && !e.result.is_empty() {
+                        if e.result.starts_with("error: ") && w.collided {
+                            r.hit(Situation::GiveUp);
+                        }
+                        w.attempts = 0;
+                        w.collided = false;
+                        w.window = None;
+                    }
+                }
+                _ => {}
             }
-        } else if e.layer == "host"
+        } else if layer == Layer::Host
+            && who == Who::Occupant
             && e.result.starts_with("ok ")
             && e.action.starts_with("bind ")
-            && scenario.occupant_index(&e.who).is_some()
             // Written only while some start has a window to fall in.
             && st.iter().any(|w| w.starting && w.window.is_some())
             && let Some(p) = bind_port(&e.action)
@@ -226,6 +233,55 @@ pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
         }
     }
     r
+}
+
+/// Who acted, as [`observe`] reads it: a container first, then an occupant.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Container(usize),
+    Occupant,
+    Other,
+}
+
+impl Who {
+    fn of(scenario: &Scenario, name: &str) -> Who {
+        match scenario.container_index(name) {
+            Some(c) => Who::Container(c),
+            None if scenario.occupant_index(name).is_some() => Who::Occupant,
+            None => Who::Other,
+        }
+    }
+}
+
+/// The layers [`observe`] tells apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    /// `d1/daemon`: a container's start and stop.
+    Daemon,
+    /// `d1/allocator`.
+    Allocator,
+    /// `host`: the host namespace's kernel.
+    Host,
+    /// `d1/nat`: the port mapper.
+    Nat,
+    Other,
+}
+
+impl Layer {
+    fn of(layer: &str) -> Layer {
+        const BY_SUFFIX: [(&str, Layer); 3] = [
+            ("/daemon", Layer::Daemon),
+            ("/allocator", Layer::Allocator),
+            ("/nat", Layer::Nat),
+        ];
+        if layer == "host" {
+            return Layer::Host;
+        }
+        BY_SUFFIX
+            .iter()
+            .find(|(s, _)| layer.ends_with(s))
+            .map_or(Layer::Other, |(_, l)| *l)
+    }
 }
 
 /// What an exploration reached: for each situation, the executions that

@@ -193,6 +193,16 @@ impl Text {
         }
     }
 
+    /// The address and length of a `'static` text's bytes (an interned
+    /// name, a fixed word), which are never freed or reused: two texts
+    /// with the same identity are the same text. None for the others.
+    fn identity(&self) -> Option<(usize, usize)> {
+        match &self.0 {
+            Repr::Static(s) => Some((s.as_ptr() as usize, s.len())),
+            _ => None,
+        }
+    }
+
     /// A name shared by every event that carries it (actors, layers):
     /// interned per OS thread as a `&'static str` (the few hundred names a
     /// thread meets are kept for its life), so an event's names cost no
@@ -240,6 +250,45 @@ impl Text {
             }
             None => Text::from(s),
         }
+    }
+}
+
+/// What a reader worked out from a name (a layer's place, an actor's
+/// role), remembered by where the name's `'static` bytes are: the same
+/// interned names come back in every event, so each is worked out once.
+/// Any other text, or one whose slot another name took, is worked out
+/// again, with the same answer: the cache decides only how fast.
+pub struct ByName<T> {
+    /// Direct-mapped by the address of the name's bytes: (address,
+    /// length, answer); a collision only evicts.
+    slots: [Option<(usize, usize, T)>; 64],
+}
+
+impl<T: Copy> ByName<T> {
+    pub fn new() -> ByName<T> {
+        ByName { slots: [None; 64] }
+    }
+
+    /// What `f` says of `t`'s text, from the cache when `t` was seen.
+    pub fn get(&mut self, t: &Text, f: impl FnOnce(&str) -> T) -> T {
+        let Some((at, len)) = t.identity() else {
+            return f(t.as_str());
+        };
+        let slot = &mut self.slots[(at >> 3 ^ len) % 64];
+        match *slot {
+            Some((a, l, v)) if a == at && l == len => v,
+            _ => {
+                let v = f(t.as_str());
+                *slot = Some((at, len, v));
+                v
+            }
+        }
+    }
+}
+
+impl<T: Copy> Default for ByName<T> {
+    fn default() -> ByName<T> {
+        ByName::new()
     }
 }
 
@@ -562,6 +611,30 @@ mod tests {
             t.text(),
             "   1 c1     d1/allocator  RequestPortsInRange [127.0.0.1] tcp 0-0 -> 32768\n   2 setup  host          note\n"
         );
+    }
+
+    #[test]
+    fn a_name_is_worked_out_once_and_every_other_text_every_time() {
+        let mut by = ByName::new();
+        let mut calls = 0;
+        let mut len = |by: &mut ByName<usize>, t: &Text| {
+            by.get(t, |s| {
+                calls += 1;
+                s.len()
+            })
+        };
+        let (host, child) = (Text::name("host"), Text::name("d1/child"));
+        assert_eq!(len(&mut by, &host), 4);
+        assert_eq!(len(&mut by, &Text::name("host")), 4);
+        assert_eq!(len(&mut by, &child), 8);
+        assert_eq!(len(&mut by, &child), 8);
+        // Shared and lazy texts may be freed and their bytes reused: never
+        // remembered.
+        let owned = Text::from("host".to_string());
+        assert_eq!(len(&mut by, &owned), 4);
+        assert_eq!(len(&mut by, &owned), 4);
+        assert_eq!(len(&mut by, &Text::lazy(Bind(80))), 15);
+        assert_eq!(calls, 5);
     }
 
     struct Bind(u16);
