@@ -672,12 +672,17 @@ impl Checker {
         for m in double_ownership(w, self, Scope::Full) {
             self.report(w, Property::NoDoubleOwnership, m);
         }
-        for di in 0..w.daemon_count() {
-            for m in allocator_consistency(w, self, di) {
+        // What each daemon's live mappings hold, read once for both checks
+        // (reporting changes nothing they read).
+        let held: Vec<_> = (0..w.daemon_count())
+            .map(|di| held_reservations(w, self, di))
+            .collect();
+        for (di, held) in held.iter().enumerate() {
+            for m in allocator_consistency_of(w, self, di, held) {
                 self.report(w, Property::AllocatorConsistency, m);
             }
         }
-        for m in leftovers(w, self) {
+        for m in leftovers(w, self, &held) {
             self.report(w, Property::CleanTeardown, m);
         }
         if self.paranoid {
@@ -716,22 +721,6 @@ impl Monitor for Checker {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-}
-
-/// Every daemon's live bindings, in daemon then endpoint order:
-/// (daemon, container, binding). For the end of a run (the step checks
-/// read [`held`] instead).
-fn live(w: &dyn View, k: &Checker) -> Vec<(usize, String, PortBinding)> {
-    let mut out = Vec::new();
-    for di in 0..w.daemon_count() {
-        for (ep, bs) in w.live(di) {
-            for b in bs {
-                out.push((di, ep.clone(), b));
-            }
-        }
-    }
-    k.tick(out.len());
-    out
 }
 
 /// The child socket a live binding holds: docker-proxy's, or the daemon's.
@@ -1030,14 +1019,13 @@ type Reservation = (IpAddr, String, u16);
 /// The reservations daemon `di`'s live bindings hold, sorted, each with
 /// the binding that holds it (the last of several, as a map's insert
 /// keeps), for a message.
-fn held_reservations(
-    w: &dyn View,
-    k: &Checker,
-    di: usize,
-) -> Vec<((IpAddr, &'static str, u16), Held)> {
+/// A reservation a live mapping holds, and the binding that holds it.
+type HeldKey = ((IpAddr, &'static str, u16), Held);
+
+fn held_reservations(w: &dyn View, k: &Checker, di: usize) -> Vec<HeldKey> {
     let mut read = vec![false; w.daemon_count()];
     read[di] = true;
-    let mut m: Vec<((IpAddr, &'static str, u16), Held)> = held(w, k, Some(&read))
+    let mut m: Vec<HeldKey> = held(w, k, Some(&read))
         .into_iter()
         .map(|b| ((b.child_host_ip, b.proto.as_str(), b.host_port), b))
         .collect();
@@ -1047,7 +1035,7 @@ fn held_reservations(
     m
 }
 
-fn holds(held: &[((IpAddr, &'static str, u16), Held)], r: &Reservation) -> bool {
+fn holds(held: &[HeldKey], r: &Reservation) -> bool {
     held.binary_search_by(|e| e.0.cmp(&(r.0, r.1.as_str(), r.2)))
         .is_ok()
 }
@@ -1055,15 +1043,24 @@ fn holds(held: &[((IpAddr, &'static str, u16), Held)], r: &Reservation) -> bool 
 /// Allocator consistency: the daemon's reservations are exactly the ports
 /// its live mappings hold.
 fn allocator_consistency(w: &dyn View, k: &Checker, di: usize) -> Vec<Finding> {
+    allocator_consistency_of(w, k, di, &held_reservations(w, k, di))
+}
+
+/// [`allocator_consistency`] given what the live mappings hold.
+fn allocator_consistency_of(
+    w: &dyn View,
+    k: &Checker,
+    di: usize,
+    held: &[HeldKey],
+) -> Vec<Finding> {
     let name = w.daemon_name(di);
-    let held = held_reservations(w, k, di);
     let mut have: Vec<Reservation> = w.reservations(di);
     have.sort();
     have.dedup();
     k.tick(have.len());
     let mut msgs = Vec::new();
     for r in &have {
-        if !holds(&held, r) {
+        if !holds(held, r) {
             msgs.push(finding(
                 format!(
                     "{} allocator reserves {} {} {} that no live mapping holds (leak)",
@@ -1074,7 +1071,7 @@ fn allocator_consistency(w: &dyn View, k: &Checker, di: usize) -> Vec<Finding> {
             ));
         }
     }
-    for (r, b) in &held {
+    for (r, b) in held {
         if have
             .binary_search_by(|h| (h.0, h.1.as_str(), h.2).cmp(r))
             .is_err()
@@ -1094,19 +1091,32 @@ fn allocator_consistency(w: &dyn View, k: &Checker, di: usize) -> Vec<Finding> {
 }
 
 /// Clean teardown: nothing is left that no live mapping or occupant holds.
-fn leftovers(w: &dyn View, k: &Checker) -> Vec<String> {
+fn leftovers(w: &dyn View, k: &Checker, held: &[Vec<HeldKey>]) -> Vec<String> {
     let mut msgs = Vec::new();
-    let live = live(w, k);
     let mut host_ok: BTreeSet<SockId> = BTreeSet::new();
-    for di in 0..w.daemon_count() {
+    for (di, held) in held.iter().enumerate() {
         let name = w.daemon_name(di);
-        let child_ok: BTreeSet<SockId> = live
-            .iter()
-            .filter(|(x, _, _)| *x == di)
-            .filter_map(|(_, _, b)| child_sock(b))
-            .collect();
-        for (s, owner) in w.sockets(w.daemon_ns(di)) {
-            if !child_ok.contains(&s.id) {
+        // What the daemon's live bindings hold: child sockets, rootlesskit ids.
+        let (mut child_ok, mut ids) = (Vec::new(), Vec::new());
+        let mut n = 0;
+        w.each_live(di, &mut |_, b| {
+            n += 1;
+            child_ok.extend(child_sock(b));
+            ids.extend(b.port_driver_remove.map(|r| r.id));
+        });
+        k.tick(n);
+        child_ok.sort_unstable();
+        ids.sort_unstable();
+        let ns = w.daemon_ns(di);
+        for s in w.open_sockets(ns) {
+            if child_ok.binary_search(&s.id).is_err() {
+                // Owners are labelled only for a message.
+                let owner = w
+                    .sockets(ns)
+                    .into_iter()
+                    .find(|(o, _)| o.id == s.id)
+                    .map(|(_, owner)| owner)
+                    .unwrap_or_default();
                 msgs.push(format!(
                     "{} child namespace still holds {} {} ({owner})",
                     name,
@@ -1115,13 +1125,8 @@ fn leftovers(w: &dyn View, k: &Checker) -> Vec<String> {
                 ));
             }
         }
-        let ids: BTreeSet<u32> = live
-            .iter()
-            .filter(|(x, _, _)| *x == di)
-            .filter_map(|(_, _, b)| b.port_driver_remove.map(|r| r.id))
-            .collect();
         for (id, spec, sock) in w.driver_ports(di) {
-            if ids.contains(&id) {
+            if ids.binary_search(&id).is_ok() {
                 host_ok.extend(sock);
             } else {
                 msgs.push(format!(
@@ -1130,9 +1135,8 @@ fn leftovers(w: &dyn View, k: &Checker) -> Vec<String> {
                 ));
             }
         }
-        let held = held_reservations(w, k, di);
         for r in w.reservations(di) {
-            if !holds(&held, &r) {
+            if !holds(held, &r) {
                 msgs.push(format!(
                     "{} allocator still reserves {} {} {}",
                     name, r.0, r.1, r.2
@@ -1539,6 +1543,14 @@ mod tests {
 #[cfg(test)]
 mod view_tests {
     use super::*;
+
+    /// [`leftovers`] as [`Checker::at_end`] calls it.
+    fn end_leftovers(w: &dyn View, k: &Checker) -> Vec<String> {
+        let held: Vec<_> = (0..w.daemon_count())
+            .map(|di| held_reservations(w, k, di))
+            .collect();
+        leftovers(w, k, &held)
+    }
     use crate::kernel::{Errno, SockInfo};
     use crate::mapper::rlkclient::PortDriverRemove;
     use crate::mapper::{OsFile, PortBindingReq};
@@ -1751,7 +1763,7 @@ publish = ["8080:80"]
         let k = Checker::new();
         assert_eq!(double_ownership(&f, &k, Scope::Full), Vec::<String>::new());
         assert!(allocator_consistency(&f, &k, 0).is_empty());
-        assert_eq!(leftovers(&f, &k), Vec::<String>::new());
+        assert_eq!(end_leftovers(&f, &k), Vec::<String>::new());
     }
 
     fn leak(port: u16) -> Violation {
@@ -2077,7 +2089,7 @@ publish = ["8080:80"]
             "d2 allocator still reserves 0.0.0.0 tcp 9004",
             "host namespace still holds s6 tcp 0.0.0.0:9001 RA (docker-proxy)",
         ];
-        assert_eq!(leftovers(&f, &Checker::new()), want);
+        assert_eq!(end_leftovers(&f, &Checker::new()), want);
         // The world calls the end checks through the monitor.
         let k = Checker::new();
         let m: &dyn Monitor = &k;
