@@ -888,12 +888,11 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
     // Claims on the host cross daemons: with any pair wanted, every
     // daemon's bindings are read.
     let any_pairs = (0..n).any(|d| scope.pairs(d));
-    let read: Vec<bool> = (0..n)
-        .map(|d| any_pairs || scope.child(d) || scope.rlk(d))
-        .collect();
-    if !read.iter().any(|x| *x) {
+    let wanted = |d: usize| any_pairs || scope.child(d) || scope.rlk(d);
+    if !(0..n).any(wanted) {
         return msgs;
     }
+    let read: Vec<bool> = (0..n).map(wanted).collect();
     let live = held(w, k, if full { None } else { Some(&read) });
     if live.is_empty() {
         return msgs;
