@@ -253,6 +253,59 @@ impl Text {
     }
 }
 
+/// An actor or layer name for [`Trace::emit`]: a string is interned
+/// ([`Text::name`]); a name interned once and kept ([`Name`]) is passed
+/// as it is.
+pub trait IntoName {
+    fn into_name(self) -> Text;
+}
+
+impl IntoName for &str {
+    fn into_name(self) -> Text {
+        Text::name(self)
+    }
+}
+
+impl IntoName for &String {
+    fn into_name(self) -> Text {
+        Text::name(self)
+    }
+}
+
+impl IntoName for &Name {
+    fn into_name(self) -> Text {
+        self.0.clone()
+    }
+}
+
+/// A name interned once, for a layer or an actor that emits many events:
+/// its events carry it without a lookup. Reads as the name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name(Text);
+
+impl Name {
+    pub fn new(s: &str) -> Name {
+        Name(Text::name(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.0.as_str())
+    }
+}
+
 /// What a reader worked out from a name (a layer's place, an actor's
 /// role), remembered by where the name's `'static` bytes are: the same
 /// interned names come back in every event, so each is worked out once.
@@ -510,8 +563,14 @@ impl Trace {
     /// Record one step and notify the observer. Never a scheduling point.
     /// `who` and `layer` are interned ([`Text::name`]); `action` and
     /// `result` may be fixed words or [`Text::lazy`].
-    pub fn emit(&self, who: &str, layer: &str, action: impl Into<Text>, result: impl Into<Text>) {
-        let (who, layer) = (Text::name(who), Text::name(layer));
+    pub fn emit(
+        &self,
+        who: impl IntoName,
+        layer: impl IntoName,
+        action: impl Into<Text>,
+        result: impl Into<Text>,
+    ) {
+        let (who, layer) = (who.into_name(), layer.into_name());
         let (action, result) = (action.into(), result.into());
         let mut evs = crate::sync::state(&self.events);
         let ev = Event {

@@ -24,15 +24,18 @@ use crate::rootlesskit::slirp4netns::Slirp4netns;
 use crate::rootlesskit::{PortDriver, Spec};
 use crate::scenario::{Action, OccupantKind, PortDriverKind, Scenario, Step};
 use crate::sync;
-use crate::trace::{Event, Trace};
+use crate::trace::{Event, Name, Text, Trace};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 /// One rootless dockerd.
 pub struct Daemon {
     pub name: String,
+    /// `<name>/daemon`: the layer of its containers' start and stop lines.
+    pub layer: Name,
     pub ns: NsId,
     pub allocator: PortAllocator,
     pub pdc: PortDriverClient,
@@ -106,6 +109,8 @@ pub struct World {
     pub daemons: Vec<Daemon>,
     /// One endpoint per container (index = container index).
     pub endpoints: Vec<Endpoint>,
+    /// The containers' names as their events carry them.
+    pub names: Vec<Name>,
     pub phases: Mutex<Vec<Phase>>,
     pub outcomes: Mutex<Vec<Option<StartOutcome>>>,
     /// The sockets each occupant holds now.
@@ -283,7 +288,7 @@ pub fn endpoint_id(daemon: &str, container: &str) -> String {
         let mut z = h;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        out.push_str(&format!("{:016x}", z ^ (z >> 31)));
+        let _ = write!(out, "{:016x}", z ^ (z >> 31));
     }
     out
 }
@@ -472,6 +477,7 @@ impl World {
             let at = |step| step_ns(NETNS_BY_MODE, step, d.detach_netns, ns);
             daemons.push(Daemon {
                 name: d.name.clone(),
+                layer: Name::new(&format!("{}/daemon", d.name)),
                 ns: at(NetnsStep::Probe),
                 allocator: allocator_for(&kernel, at(NetnsStep::ReadSysctls), &d.name, policy),
                 pdc: PortDriverClient::new(driver),
@@ -503,6 +509,11 @@ impl World {
         }
         let nc = scenario.containers.len();
         let no = scenario.occupants.len();
+        let names = scenario
+            .containers
+            .iter()
+            .map(|c| Name::new(&c.name))
+            .collect();
         let world = Arc::new(World {
             scenario,
             policy,
@@ -510,6 +521,7 @@ impl World {
             kernel,
             daemons,
             endpoints,
+            names,
             phases: Mutex::new(vec![Phase::Created; nc]),
             outcomes: Mutex::new(vec![None; nc]),
             occupant_socks: Mutex::new(vec![Vec::new(); no]),
@@ -541,12 +553,9 @@ impl World {
         let ep = &self.endpoints[c];
         let env = d.env(&self.kernel);
         self.set_phase(c, Phase::Starting);
-        self.trace.emit(
-            &cfg.name,
-            &format!("{}/daemon", d.name),
-            format!("start {}", cfg.name),
-            "",
-        );
+        let who = &self.names[c];
+        let start = Text::from(format!("start {}", cfg.name));
+        self.trace.emit(who, &d.layer, start.clone(), "");
         let r = d.bridge.join(&env, self.policy, &cfg.name, ep);
         let outcome = match &r {
             Ok(b) => {
@@ -591,12 +600,7 @@ impl World {
                 Phase::StartFailed
             },
         );
-        self.trace.emit(
-            &cfg.name,
-            &format!("{}/daemon", d.name),
-            format!("start {}", cfg.name),
-            outcome.summary(),
-        );
+        self.trace.emit(who, &d.layer, start, outcome.summary());
         if !outcome.ok {
             if cfg!(loom) {
                 self.kernel
@@ -618,15 +622,15 @@ impl World {
         let d = &self.daemons[cfg.daemon];
         let env = d.env(&self.kernel);
         let ep = &self.endpoints[c];
-        let layer = format!("{}/daemon", d.name);
+        let (who, layer) = (&self.names[c], &d.layer);
         self.set_phase(c, Phase::Stopping);
         if let Err(e) =
             d.bridge
                 .program_external_connectivity(&env, self.policy, &cfg.name, ep, false)
         {
             self.trace.emit(
-                &cfg.name,
-                &layer,
+                who,
+                layer,
                 format!(
                     "warning: driver failed revoking external connectivity on endpoint: {}",
                     e.text.replace('\n', "; ")
@@ -636,8 +640,8 @@ impl World {
         }
         if let Err(e) = d.bridge.leave(&env, self.policy, &cfg.name, ep) {
             self.trace.emit(
-                &cfg.name,
-                &layer,
+                who,
+                layer,
                 format!(
                     "warning: driver error disconnecting container: {}",
                     e.text.replace('\n', "; ")
@@ -647,7 +651,7 @@ impl World {
         }
         self.set_phase(c, Phase::Stopped);
         self.trace
-            .emit(&cfg.name, &layer, format!("stop {}", cfg.name), "");
+            .emit(who, layer, format!("stop {}", cfg.name), "");
     }
 
     /// Who acts and what they do, as scheduling-point labels name a
