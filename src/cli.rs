@@ -156,8 +156,9 @@ pub enum Command {
         /// Executions of the --jobs scaling run (0: skip it).
         #[arg(long, default_value_t = 64_000)]
         scaling: u64,
-        /// Measurements per cell (the median is printed).
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+        /// Measurements per cell, each a world run paired with a floor run
+        /// (the medians are printed, the floor ratio of the pairs').
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
         repeat: u64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
