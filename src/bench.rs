@@ -102,22 +102,38 @@ fn config() -> shuttle::Config {
     cfg
 }
 
+/// What the floor's tasks do at each scheduling point. [`Point::Yield`]
+/// is the floor the targets are judged on (issue 9: the same threads and
+/// scheduling points doing no work). [`Point::Lock`] takes and releases
+/// an uncontended shuttle mutex instead, the kind of point the world's
+/// locks are (`crate::sync::lock_at`): shown beside it, it says how much
+/// of the gap is shuttle's own mutex bookkeeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Point {
+    Yield,
+    Lock,
+}
+
 /// The floor's body: `threads - 1` spawned tasks and the main one each
-/// yield `per` times; then the main task joins them.
-fn floor_body(threads: usize, per: usize) -> impl Fn() + Send + Sync + 'static {
+/// pass `per` points; then the main task joins them.
+fn floor_body(threads: usize, per: usize, point: Point) -> impl Fn() + Send + Sync + 'static {
+    let pass = move |m: &shuttle::sync::Mutex<u64>| {
+        for _ in 0..per {
+            match point {
+                Point::Yield => shuttle::thread::yield_now(),
+                Point::Lock => {
+                    if let Ok(mut g) = m.lock() {
+                        *g += 1;
+                    }
+                }
+            }
+        }
+    };
     move || {
         let hs: Vec<_> = (1..threads)
-            .map(|_| {
-                shuttle::thread::spawn(move || {
-                    for _ in 0..per {
-                        shuttle::thread::yield_now();
-                    }
-                })
-            })
+            .map(|_| shuttle::thread::spawn(move || pass(&shuttle::sync::Mutex::new(0))))
             .collect();
-        for _ in 0..per {
-            shuttle::thread::yield_now();
-        }
+        pass(&shuttle::sync::Mutex::new(0));
         for h in hs {
             let _ = h.join();
         }
@@ -145,22 +161,22 @@ impl Scheduler for Boxed {
     }
 }
 
-/// Decisions per execution of the floor with `per` yields per task.
-fn floor_decisions(threads: usize, per: usize) -> f64 {
+/// Decisions per execution of the floor with `per` points per task.
+fn floor_decisions(threads: usize, per: usize, point: Point) -> f64 {
     let n = 20;
     let d = Arc::new(AtomicUsize::new(0));
     let s = Counting {
         inner: SeededRandom::new(1, n),
         decisions: d.clone(),
     };
-    shuttle::Runner::new(s, config()).run(floor_body(threads, per));
+    shuttle::Runner::new(s, config()).run(floor_body(threads, per, point));
     d.load(Ordering::Relaxed) as f64 / n as f64
 }
 
-/// Yields per task that give the floor `steps` decisions per execution.
-fn floor_per(threads: usize, steps: f64) -> usize {
-    let a = floor_decisions(threads, 0);
-    let b = (floor_decisions(threads, 10) - a) / 10.0;
+/// Points per task that give the floor `steps` decisions per execution.
+fn floor_per(threads: usize, steps: f64, point: Point) -> usize {
+    let a = floor_decisions(threads, 0, point);
+    let b = (floor_decisions(threads, 10, point) - a) / 10.0;
     if b <= 0.0 {
         return 0;
     }
@@ -187,9 +203,10 @@ fn cpu_secs() -> f64 {
 }
 
 /// Executions per second of the floor.
-fn floor_rate(eng: Eng, threads: usize, per: usize, n: usize, seed: u64) -> f64 {
+fn floor_rate(eng: Eng, threads: usize, steps: f64, point: Point, n: usize, seed: u64) -> f64 {
+    let per = floor_per(threads, steps, point);
     let t = cpu_secs();
-    shuttle::Runner::new(Boxed(sched(eng, seed, n)), config()).run(floor_body(threads, per));
+    shuttle::Runner::new(Boxed(sched(eng, seed, n)), config()).run(floor_body(threads, per, point));
     n as f64 / (cpu_secs() - t)
 }
 
@@ -244,8 +261,8 @@ pub fn bench(args: &BenchArgs) -> Result<String, String> {
         args.iterations
     ));
     out.push_str(&format!(
-        "{:<22} {:<7} {:>7} {:>10} {:>10} {:>10} {:>7}\n",
-        "scenario", "engine", "threads", "steps/exec", "execs/s", "floor/s", "floor÷"
+        "{:<22} {:<7} {:>7} {:>10} {:>10} {:>10} {:>7} {:>7}\n",
+        "scenario", "engine", "threads", "steps/exec", "execs/s", "floor/s", "floor÷", "locks÷"
     ));
     let mut loaded = Vec::new();
     let mut cells = Vec::new();
@@ -262,40 +279,41 @@ pub fn bench(args: &BenchArgs) -> Result<String, String> {
         };
         for &eng in engines {
             let (mut rates, mut floors, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            let mut lock_ratios = Vec::new();
             let mut shape = (1, 0.0);
             for r in 0..reps {
                 let w = world_rate(sc, args.policy, eng, args.iterations, args.seed + r as u64)?;
                 shape = (w.threads, w.steps);
                 rates.push(w.rate);
-                let per = floor_per(w.threads.max(1), w.steps);
-                let floor = floor_rate(
-                    eng,
-                    w.threads.max(1),
-                    per,
-                    args.iterations,
-                    args.seed + r as u64,
-                );
+                let floor = |point| {
+                    let (t, seed) = (w.threads.max(1), args.seed + r as u64);
+                    floor_rate(eng, t, w.steps, point, args.iterations, seed)
+                };
+                let (yields, locks) = (floor(Point::Yield), floor(Point::Lock));
                 // Pair by pair: the machine's speed drifts by tens of
                 // percent over seconds, and a pair measured back to back
                 // drifts together.
-                ratios.push(floor / w.rate);
-                floors.push(floor);
+                ratios.push(yields / w.rate);
+                lock_ratios.push(locks / w.rate);
+                floors.push(yields);
             }
             let (rate, floor, ratio) = (median(rates), median(floors), median(ratios));
+            let lock_ratio = median(lock_ratios);
             cells.push(Cell {
                 scenario: sc.name.clone(),
                 engine: eng.name(),
                 ratio,
             });
             out.push_str(&format!(
-                "{:<22} {:<7} {:>7} {:>10.1} {:>10.0} {:>10.0} {:>7.2}\n",
+                "{:<22} {:<7} {:>7} {:>10.1} {:>10.0} {:>10.0} {:>7.2} {:>7.2}\n",
                 sc.name,
                 eng.name(),
                 shape.0,
                 shape.1,
                 rate,
                 floor,
-                ratio
+                ratio,
+                lock_ratio
             ));
         }
     }
