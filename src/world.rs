@@ -88,12 +88,12 @@ impl StartOutcome {
     pub fn summary(&self) -> String {
         match &self.error {
             None => {
-                let p: Vec<String> = self.ports.iter().map(u16::to_string).collect();
-                if p.is_empty() {
-                    "ok".into()
-                } else {
-                    format!("ok {}", p.join(","))
+                let mut s = String::from("ok");
+                for (i, p) in self.ports.iter().enumerate() {
+                    s.push(if i == 0 { ' ' } else { ',' });
+                    crate::kernel::push_decimal(&mut s, (*p).into());
                 }
+                s
             }
             Some(e) => format!("error: {e}"),
         }
@@ -571,12 +571,11 @@ impl World {
                     bindings: b
                         .iter()
                         .map(|x| {
-                            format!(
-                                "{}->{}/{}",
-                                crate::kernel::addr_port(x.host_ip, x.host_port),
-                                x.port,
-                                x.proto
-                            )
+                            // `host_ip:host_port->port/proto`, one buffer.
+                            let mut s = String::with_capacity(40);
+                            crate::kernel::addr_port_into(&mut s, x.host_ip, x.host_port);
+                            let _ = write!(s, "->{}/{}", x.port, x.proto);
+                            s
                         })
                         .collect(),
                     ports,
