@@ -13,7 +13,7 @@ use crate::scenario::{Hold, OccupantCfg, OccupantKind};
 
 /// The owner label of an occupant's socket.
 pub fn owner(cfg: &OccupantCfg) -> String {
-    format!("occupant:{}", cfg.name)
+    crate::kernel::cat(["occupant:", &cfg.name])
 }
 
 fn bind_req(cfg: &OccupantCfg, port: u16) -> BindReq {

@@ -24,7 +24,7 @@
 pub mod sort;
 
 use crate::error::GoError;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, cat};
 use crate::mapper::common::describe_group;
 use crate::mapper::{BridgeHooks, BridgePorts, Env, Policy, PortBinding, PortBindingReq, Proxy};
 use crate::scenario::PublishSpec;
@@ -334,12 +334,11 @@ impl Bridge {
         reqs: Vec<PortBindingReq>,
     ) -> Result<Vec<PortBinding>, GoError> {
         let trace = env.kernel.trace();
-        let what = format!("MapPorts {}", describe_group(&reqs));
-        let mut bindings = match policy.map_ports(env, who, &format!("{}:{who}", self.daemon), reqs)
-        {
+        let what = cat(["MapPorts ", &describe_group(&reqs)]);
+        let mut bindings = match policy.map_ports(env, who, &cat([&self.daemon, ":", who]), reqs) {
             Ok(b) => b,
             Err(e) => {
-                env.with_layer(|layer| trace.emit(who, layer, what, format!("error: {}", e.text)));
+                env.with_layer(|layer| trace.emit(who, layer, what, cat(["error: ", &e.text])));
                 return Err(e);
             }
         };
@@ -386,7 +385,7 @@ impl Bridge {
             PortBindingMode::default(),
             PortBindingMode::requested(true),
         );
-        let owner = format!("{}:{who}", self.daemon);
+        let owner = cat([&self.daemon, ":", who]);
         let r = bp.add_port_mappings(env, self, who, &owner, reqs);
         if let Ok(newb) = &r
             && !newb.is_empty()
@@ -546,7 +545,7 @@ impl BridgeHooks for Bridge {
             sock: f.sock,
         });
         env.kernel
-            .set_owner_string(f.ns, f.sock, format!("{}:{who}", self.layers[1]));
+            .set_owner_string(f.ns, f.sock, cat([&self.layers[1], ":", who]));
         env.kernel.trace().emit(
             who,
             &self.layers[1],

@@ -191,7 +191,10 @@ fn known(name: &str) -> Option<&'static str> {
 
 /// `error while calling RootlessKit PortManager.AddPort(): <msg>`.
 fn add_port_error(msg: &str) -> String {
-    format!("error while calling RootlessKit PortManager.AddPort(): {msg}")
+    crate::kernel::cat([
+        "error while calling RootlessKit PortManager.AddPort(): ",
+        msg,
+    ])
 }
 
 /// `netip.Addr.String()` as Go's `AddPort` writes it into the spec.

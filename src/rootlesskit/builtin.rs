@@ -21,7 +21,9 @@
 
 use super::validate::{go_quote_int, join_host_port, parse_ip, validate_port_spec};
 use super::{DriverInfo, PortDriver, Spec, trace_add, trace_remove};
-use crate::kernel::{BindReq, Errno, Kernel, NsId, Proto, SockId, addr_port};
+use crate::kernel::{
+    BindReq, Errno, Kernel, NsId, Proto, SockId, addr_port, addr_port_into, cat, push_decimal,
+};
 use crate::sync;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -139,7 +141,8 @@ impl Builtin {
         });
         let mut st = sync::state(&self.state);
         let id = st.next_id;
-        let owner = format!("{}#{id}", self.layer);
+        let mut owner = cat([&self.layer, "#"]);
+        push_decimal(&mut owner, id.into());
         self.kernel
             .set_owner_string(NsId::HOST, listener.sock, owner);
         st.ports.insert(id, spec);
@@ -436,9 +439,19 @@ fn sockaddr(v6: bool, la: GoIp) -> Result<IpAddr, String> {
 
 /// `TCPAddr.String()` / `UDPAddr.String()`: `:P` for the nil IP.
 fn go_addr(la: GoIp, port: u16) -> String {
+    let mut s = String::new();
+    go_addr_into(&mut s, la, port);
+    s
+}
+
+/// [`go_addr`] appended to `out`.
+fn go_addr_into(out: &mut String, la: GoIp, port: u16) {
     match la {
-        None => format!(":{port}"),
-        Some(ip) => addr_port(ip, port),
+        None => {
+            out.push(':');
+            push_decimal(out, port.into());
+        }
+        Some(ip) => addr_port_into(out, ip, port),
     }
 }
 
@@ -468,7 +481,19 @@ pub fn go_listen_tcp(
         reuse_port: false,
         v6only,
     };
-    let fail = |step: &str, e: Errno| format!("listen {network} {}: {step}: {}", shown(), e.text());
+    // `listen tcp4 0.0.0.0:P: bind: address already in use`: the retry
+    // loop's error, written at every host collision, so into one buffer.
+    let fail = |step: &str, e: Errno| {
+        let mut s = String::with_capacity(64);
+        for part in ["listen ", network, " "] {
+            s.push_str(part);
+        }
+        go_addr_into(&mut s, la, port);
+        for part in [": ", step, ": ", e.text()] {
+            s.push_str(part);
+        }
+        s
+    };
     let (sock, port) = bind_host(kernel, who, &req, owner).map_err(|e| fail("bind", e))?;
     if let Err(e) = kernel.listen(who, NsId::HOST, sock) {
         let _ = kernel.close(who, NsId::HOST, sock);

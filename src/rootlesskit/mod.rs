@@ -149,7 +149,7 @@ fn trace_add(
         action,
         match r {
             Ok(id) => crate::trace::Text::lazy(OkId(*id)),
-            Err(m) => format!("400 {m}").into(),
+            Err(m) => crate::kernel::cat(["400 ", m]).into(),
         },
     );
 }
@@ -168,7 +168,7 @@ fn trace_remove(
         crate::trace::Text::lazy(RemovePort(id)),
         match r {
             Ok(()) => crate::trace::Text::from_static("ok"),
-            Err(m) => format!("400 {m}").into(),
+            Err(m) => crate::kernel::cat(["400 ", m]).into(),
         },
     );
 }
