@@ -23,6 +23,7 @@ use super::reserved::{parse_reserved_ports, scan_port_range};
 use crate::error::{GoError, Kind};
 use crate::kernel::{Kernel, NsId};
 use crate::sync;
+use crate::trace::Name;
 use crate::trace::{Render, Text, Trace};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -57,7 +58,7 @@ pub struct PortAllocator {
     end: u16,
     reserved: BTreeSet<u16>,
     trace: Arc<Trace>,
-    layer: String,
+    layer: Name,
 }
 
 /// Go's `ipMap`: address -> protocol -> portMap (the protocol maps as an
@@ -309,7 +310,7 @@ impl PortAllocator {
             end,
             reserved,
             trace,
-            layer: layer.to_string(),
+            layer: Name::new(layer),
         }
     }
 

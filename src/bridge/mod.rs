@@ -29,6 +29,7 @@ use crate::mapper::common::describe_group;
 use crate::mapper::{BridgeHooks, BridgePorts, Env, Policy, PortBinding, PortBindingReq, Proxy};
 use crate::scenario::PublishSpec;
 use crate::sync;
+use crate::trace::Name;
 use crate::trace::Text;
 use sort::{EndpointAddrs, PortBindingMode, to4};
 use std::collections::BTreeMap;
@@ -48,7 +49,7 @@ pub struct Endpoint {
 pub struct Bridge {
     daemon: String,
     /// Trace layers `d1/bridge` and `d1/proxy`, made once.
-    layers: [String; 2],
+    layers: [Name; 2],
     /// `driver.configNetwork`.
     config_network: sync::Mutex<()>,
     /// `bridgeNetwork`'s own mutex (`n.Lock()` in `releasePorts`).
@@ -95,7 +96,10 @@ impl Bridge {
     pub fn new(daemon: &str, lock_enabled: bool, userland_proxy: bool) -> Bridge {
         Bridge {
             daemon: daemon.to_string(),
-            layers: [format!("{daemon}/bridge"), format!("{daemon}/proxy")],
+            layers: [
+                Name::new(&format!("{daemon}/bridge")),
+                Name::new(&format!("{daemon}/proxy")),
+            ],
             config_network: sync::Mutex::new(()),
             net_lock: sync::Mutex::new(()),
             lock_enabled,
@@ -106,7 +110,7 @@ impl Bridge {
         }
     }
 
-    fn layer(&self) -> &str {
+    fn layer(&self) -> &Name {
         &self.layers[0]
     }
 

@@ -16,7 +16,7 @@ pub mod rule_table;
 pub mod sim;
 
 use crate::sync;
-use crate::trace::{Render, Text, Trace};
+use crate::trace::{Name, Render, Text, Trace};
 use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
@@ -352,7 +352,7 @@ pub struct Kernel {
     state: std::sync::Mutex<KernelState>,
     trace: Arc<Trace>,
     /// Each namespace's trace layer (`host`, `d1/child`): made once.
-    layers: Vec<String>,
+    layers: Vec<Name>,
 }
 
 /// The words of a syscall's trace line, written only when the trace is
@@ -509,7 +509,9 @@ impl Kernel {
                 owners: cfgs.iter().map(|_| Vec::new()).collect(),
             }),
             trace,
-            layers: (0..cfgs.len()).map(|i| Self::layer(NsId(i))).collect(),
+            layers: (0..cfgs.len())
+                .map(|i| Name::new(&Self::layer(NsId(i))))
+                .collect(),
         })
     }
 

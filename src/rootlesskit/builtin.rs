@@ -25,6 +25,7 @@ use crate::kernel::{
     BindReq, Errno, Kernel, NsId, Proto, SockId, addr_port, addr_port_into, cat, push_decimal,
 };
 use crate::sync;
+use crate::trace::Name;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -38,7 +39,7 @@ pub const ARGV0: &str = "rootlesskit";
 /// The builtin driver (`driver` in parent.go, e780dd3).
 pub struct Builtin {
     kernel: Arc<Kernel>,
-    layer: String,
+    layer: Name,
     /// The owner of a listener not yet registered: `<layer>#?`.
     unregistered: String,
     /// Go's `d.mu`.
@@ -61,7 +62,7 @@ impl Builtin {
     pub fn new(kernel: Arc<Kernel>, layer: &str) -> Builtin {
         Builtin {
             kernel,
-            layer: layer.to_string(),
+            layer: Name::new(layer),
             unregistered: format!("{layer}#?"),
             mu: sync::Mutex::new(()),
             state: std::sync::Mutex::new(State {

@@ -135,7 +135,7 @@ pub trait PortDriver: Send + Sync {
 /// answers with).
 fn trace_add(
     kernel: &crate::kernel::Kernel,
-    layer: &str,
+    layer: &crate::trace::Name,
     who: &str,
     spec: &Spec,
     r: &Result<u32, String>,
@@ -157,7 +157,7 @@ fn trace_add(
 /// The trace line of a `RemovePort` call, the same for every driver.
 fn trace_remove(
     kernel: &crate::kernel::Kernel,
-    layer: &str,
+    layer: &crate::trace::Name,
     who: &str,
     id: u32,
     r: &Result<(), String>,

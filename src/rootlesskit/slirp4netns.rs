@@ -16,6 +16,7 @@ use super::validate::{go_quote, parse_ip, validate_port_spec};
 use super::{DriverInfo, PortDriver, Spec, trace_add, trace_remove};
 use crate::kernel::{BindReq, Kernel, NsId, Proto, SockId};
 use crate::sync;
+use crate::trace::Name;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -28,7 +29,7 @@ pub const DEFAULT_CHILD_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 100);
 /// the state of the slirp4netns process behind it.
 pub struct Slirp4netns {
     kernel: Arc<Kernel>,
-    layer: String,
+    layer: Name,
     /// `d.childIP`: the network driver's IPv4 child IP, may be empty.
     child_ip: Option<Ipv4Addr>,
     /// Go's `d.mu`.
@@ -68,7 +69,7 @@ impl Slirp4netns {
     ) -> Slirp4netns {
         Slirp4netns {
             kernel,
-            layer: layer.to_string(),
+            layer: Name::new(layer),
             child_ip,
             mu: sync::Mutex::new(()),
             state: std::sync::Mutex::new(State {
