@@ -74,6 +74,16 @@ pub fn validate_port_spec(spec: &Spec, existing: &BTreeMap<u32, Spec>) -> Result
 /// Rust's parser accepts the same literals as Go's `netip.ParseAddr`
 /// without zones.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    // The addresses every AddPort carries, read without the parser.
+    const COMMON: [(&str, IpAddr); 4] = [
+        ("0.0.0.0", IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        ("127.0.0.1", IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+        ("::", IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+        ("::1", IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)),
+    ];
+    if let Some((_, ip)) = COMMON.iter().find(|(t, _)| *t == s) {
+        return Some(*ip);
+    }
     match s.parse::<IpAddr>().ok()? {
         IpAddr::V6(a) => Some(match a.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -397,6 +407,10 @@ mod tests {
         assert_eq!(parse_ip("::ffff:1.2.3.4"), Some("1.2.3.4".parse().unwrap()));
         assert_eq!(parse_ip("::1"), Some("::1".parse().unwrap()));
         assert_eq!(parse_ip(""), None);
+        // The table of common literals agrees with the parser.
+        for s in ["0.0.0.0", "127.0.0.1", "::", "::1"] {
+            assert_eq!(parse_ip(s), s.parse().ok());
+        }
     }
 
     #[test]
