@@ -1013,7 +1013,7 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
     msgs
 }
 
-type Reservation = (IpAddr, String, u16);
+type Reservation = (IpAddr, &'static str, u16);
 
 /// The reservations daemon `di`'s live bindings hold, sorted, each with
 /// the binding that holds it (the last of several, as a map's insert
@@ -1035,8 +1035,7 @@ fn held_reservations(w: &dyn View, k: &Checker, di: usize) -> Vec<HeldKey> {
 }
 
 fn holds(held: &[HeldKey], r: &Reservation) -> bool {
-    held.binary_search_by(|e| e.0.cmp(&(r.0, r.1.as_str(), r.2)))
-        .is_ok()
+    held.binary_search_by(|e| e.0.cmp(&(r.0, r.1, r.2))).is_ok()
 }
 
 /// Allocator consistency: the daemon's reservations are exactly the ports
@@ -1071,10 +1070,7 @@ fn allocator_consistency_of(
         }
     }
     for (r, b) in held {
-        if have
-            .binary_search_by(|h| (h.0, h.1.as_str(), h.2).cmp(r))
-            .is_err()
-        {
+        if have.binary_search_by(|h| (h.0, h.1, h.2).cmp(r)).is_err() {
             let (c, _) = describe(w, b);
             msgs.push(finding(
                 format!(
@@ -1274,7 +1270,7 @@ fn group_free(
         };
         let taken = res
             .iter()
-            .any(|(ip, pr, p)| *p == port && pr == r.proto.as_str() && overlaps(*ip, child));
+            .any(|(ip, pr, p)| *p == port && *pr == r.proto.as_str() && overlaps(*ip, child));
         let tcp = r.proto == Proto::Tcp;
         let child_req = BindReq {
             proto: r.proto,

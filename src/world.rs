@@ -181,7 +181,7 @@ pub trait View {
             .collect()
     }
     /// Daemon `d`'s allocator reservations, sorted.
-    fn reservations(&self, d: usize) -> Vec<(IpAddr, String, u16)>;
+    fn reservations(&self, d: usize) -> Vec<(IpAddr, &'static str, u16)>;
     fn allocator_range(&self, d: usize) -> (u16, u16);
     fn allocator_reserved(&self, d: usize) -> &BTreeSet<u16>;
     /// The `MapPorts` group that made `who`'s last start on `d` fail.
@@ -236,7 +236,7 @@ impl View for World {
     fn driver_listeners(&self, d: usize) -> Vec<(u32, Option<SockId>)> {
         self.daemons[d].driver().listeners()
     }
-    fn reservations(&self, d: usize) -> Vec<(IpAddr, String, u16)> {
+    fn reservations(&self, d: usize) -> Vec<(IpAddr, &'static str, u16)> {
         self.daemons[d].allocator.reservations()
     }
     fn allocator_range(&self, d: usize) -> (u16, u16) {

@@ -568,13 +568,13 @@ impl PortAllocator {
     /// Every reserved (address, protocol, port), sorted. Not a scheduling
     /// point: for checkers. Listed by address, protocol name and port,
     /// which is that order already.
-    pub fn reservations(&self) -> Vec<(IpAddr, String, u16)> {
+    pub fn reservations(&self) -> Vec<(IpAddr, &'static str, u16)> {
         let st = sync::state(&self.state);
         let mut out = Vec::new();
         for (ip, protos) in &st.ip_map {
             for p in PROTOS_BY_NAME {
                 for &port in &protos[p].p {
-                    out.push((*ip, PROTOS[p].to_string(), port));
+                    out.push((*ip, PROTOS[p], port));
                 }
             }
         }
@@ -988,10 +988,7 @@ mod tests {
             // Only the requested addresses are allocated in.
             assert_eq!(
                 p.reservations(),
-                vec![
-                    (ip("0.0.0.0"), "tcp".to_string(), 8080),
-                    (ip("::1"), "tcp".to_string(), 8080)
-                ]
+                vec![(ip("0.0.0.0"), "tcp", 8080), (ip("::1"), "tcp", 8080)]
             );
         });
     }
@@ -1068,10 +1065,7 @@ mod tests {
                 p.request_port("t", Some(ip("::ffff:127.0.0.1")), "tcp", 80),
                 Ok(80)
             );
-            assert_eq!(
-                p.reservations(),
-                vec![(ip("127.0.0.1"), "tcp".to_string(), 80)]
-            );
+            assert_eq!(p.reservations(), vec![(ip("127.0.0.1"), "tcp", 80)]);
             assert_eq!(
                 p.request_port("t", Some(ip("127.0.0.1")), "tcp", 80)
                     .unwrap_err()

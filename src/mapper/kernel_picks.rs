@@ -385,7 +385,7 @@ mod tests {
 
     /// What is left after the start: host sockets, child sockets and
     /// reservations.
-    fn held(w: &World) -> (usize, usize, Vec<(IpAddr, String, u16)>) {
+    fn held(w: &World) -> (usize, usize, Vec<(IpAddr, &'static str, u16)>) {
         (
             w.kernel.sockets(NsId::HOST).len(),
             w.kernel.sockets(NsId::child(0)).len(),
