@@ -1653,7 +1653,7 @@ publish = ["8080:80"]
                 child_port: port.into(),
             };
             self.ports[d].push((id, spec, Some(SockId(host))));
-            self.res[d].push((ip("127.0.0.1"), "tcp".into(), port));
+            self.res[d].push((ip("127.0.0.1"), "tcp", port));
         }
     }
 
@@ -1944,7 +1944,7 @@ publish = ["8080:80"]
         f.phases[0] = Phase::Starting;
         let e = f.event("a", "d1/daemon", "start a", "");
         k.after_step(&f, &e);
-        f.res[0].push((ip("127.0.0.1"), "tcp".into(), 9000));
+        f.res[0].push((ip("127.0.0.1"), "tcp", 9000));
         let e = f.event("a", "d1/allocator", "ReleasePort 127.0.0.1 tcp 1", "");
         k.after_step(&f, &e);
         assert_eq!(k.violations(), vec![], "busy: not read");
@@ -1973,7 +1973,7 @@ publish = ["8080:80"]
         let e = f.event("a", "d1/daemon", "start a", "");
         k.after_step(&f, &e);
         assert_eq!(k.violations(), vec![]);
-        f.res[0].push((ip("127.0.0.1"), "tcp".into(), 9000));
+        f.res[0].push((ip("127.0.0.1"), "tcp", 9000));
         let e = f.event(
             "a",
             "d1/allocator",
@@ -1993,7 +1993,7 @@ publish = ["8080:80"]
         k.after_step(&f, &e);
         assert_eq!(k.disagreement(), None);
         // A change no trace line names (the world never does that).
-        f.res[0].push((ip("127.0.0.1"), "tcp".into(), 9000));
+        f.res[0].push((ip("127.0.0.1"), "tcp", 9000));
         let e = f.event("a", "d1/nat", "note", "");
         k.after_step(&f, &e);
         assert_eq!(k.violations(), vec![]);
@@ -2018,7 +2018,7 @@ publish = ["8080:80"]
         let k = Checker::paranoid();
         let e = f.event("a", "d1/daemon", "start a", "");
         k.after_step(&f, &e);
-        f.res[0].push((ip("127.0.0.1"), "tcp".into(), 9000));
+        f.res[0].push((ip("127.0.0.1"), "tcp", 9000));
         let e = f.event(
             "a",
             "d1/allocator",
@@ -2077,7 +2077,7 @@ publish = ["8080:80"]
             child_port: 9003,
         };
         f.ports[1].push((8, spec, None));
-        f.res[1].push((ip("0.0.0.0"), "tcp".into(), 9004));
+        f.res[1].push((ip("0.0.0.0"), "tcp", 9004));
         let want = [
             "d1 child namespace still holds s5 tcp 0.0.0.0:9000 RA (a:probe)",
             "d2 rootlesskit still forwards id 8 (tcp 0.0.0.0:9003)",

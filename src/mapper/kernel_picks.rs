@@ -419,7 +419,7 @@ mod tests {
                 1
             );
             assert_eq!(count(&w, "collision on"), 1);
-            assert_eq!(held(&w), (1, 1, vec![(LOCALHOST, "tcp".into(), 40001)]));
+            assert_eq!(held(&w), (1, 1, vec![(LOCALHOST, "tcp", 40001)]));
         });
     }
 
@@ -478,7 +478,7 @@ mod tests {
             assert_eq!(count(&w, "AddPort "), 10);
             assert_eq!(count(&w, "RemovePort"), 10);
             assert_eq!(count(&w, "collision on 40001, attempt "), 9);
-            assert_eq!(held(&w), (0, 0, vec![(LOCALHOST, "tcp".into(), 40001)]));
+            assert_eq!(held(&w), (0, 0, vec![(LOCALHOST, "tcp", 40001)]));
         });
     }
 
@@ -491,7 +491,7 @@ mod tests {
             assert_eq!(count(&w, "AddPort "), 2);
             assert_eq!(count(&w, "collision on 40001, attempt 1:"), 1);
             assert_eq!(count(&w, "collision on"), 1);
-            assert_eq!(held(&w), (1, 1, vec![(LOCALHOST, "tcp".into(), 40001)]));
+            assert_eq!(held(&w), (1, 1, vec![(LOCALHOST, "tcp", 40001)]));
         });
     }
 
