@@ -1139,7 +1139,7 @@ fn leftovers(w: &dyn View, k: &Checker, held: &[Vec<HeldKey>]) -> Vec<String> {
             }
         }
     }
-    for (s, owner) in w.sockets(NsId::HOST) {
+    w.each_socket(NsId::HOST, &mut |s, owner| {
         if !owner.starts_with("occupant:") && !host_ok.contains(&s.id) {
             msgs.push(format!(
                 "host namespace still holds {} {} ({owner})",
@@ -1147,7 +1147,7 @@ fn leftovers(w: &dyn View, k: &Checker, held: &[Vec<HeldKey>]) -> Vec<String> {
                 s.req.describe()
             ));
         }
-    }
+    });
     msgs
 }
 

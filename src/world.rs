@@ -193,6 +193,12 @@ pub trait View {
     fn open_sockets(&self, ns: NsId) -> Vec<SockInfo>;
     /// The sockets open in `ns` with their owners.
     fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)>;
+    /// [`View::sockets`] lent to `f` (which must not read the view again).
+    fn each_socket(&self, ns: NsId, f: &mut dyn FnMut(&SockInfo, &str)) {
+        for (s, owner) in self.sockets(ns) {
+            f(&s, &owner);
+        }
+    }
     /// Would `req` succeed in `ns` now (the kernel's side-effect-free probe)?
     fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno>;
     fn phases(&self) -> Vec<Phase>;
@@ -256,6 +262,9 @@ impl View for World {
     }
     fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)> {
         self.kernel.sockets(ns)
+    }
+    fn each_socket(&self, ns: NsId, f: &mut dyn FnMut(&SockInfo, &str)) {
+        self.kernel.each_socket(ns, f)
     }
     fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno> {
         self.kernel.probe(ns, req, listen, privileged)

@@ -710,6 +710,15 @@ impl Kernel {
     }
 
     /// Open sockets of `ns` with their owners, ordered by id.
+    /// [`Kernel::sockets`] lent to `f` without copying the owners.
+    pub fn each_socket(&self, ns: NsId, f: &mut dyn FnMut(&SockInfo, &str)) {
+        let socks = self.net.sockets(ns);
+        let st = sync::state(&self.state);
+        for s in &socks {
+            f(s, st.get(ns, s.id).map_or("", String::as_str));
+        }
+    }
+
     pub fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)> {
         let socks = self.net.sockets(ns);
         let st = sync::state(&self.state);
