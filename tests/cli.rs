@@ -689,7 +689,7 @@ fn bench_prints_a_rate_and_a_floor_ratio_per_scenario_and_engine() {
     let rows: Vec<Vec<&str>> = out
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|w| w.len() == 7 && w[4].parse::<f64>().is_ok())
+        .filter(|w| w.len() == 8 && ["random", "pct3"].contains(&w[1]))
         .collect();
     let cells: Vec<(&str, &str)> = rows.iter().map(|w| (w[0], w[1])).collect();
     // A sequential scenario has one interleaving: random only.
@@ -703,12 +703,14 @@ fn bench_prints_a_rate_and_a_floor_ratio_per_scenario_and_engine() {
         "{out}"
     );
     for w in &rows {
-        let (rate, floor, ratio): (f64, f64, f64) = (
+        let (rate, floor, ratio, locks): (f64, f64, f64, f64) = (
             w[4].parse().unwrap(),
             w[5].parse().unwrap(),
             w[6].parse().unwrap(),
+            w[7].parse().unwrap(),
         );
-        assert!(rate > 0.0 && floor > 0.0, "{out}");
+        assert!(rate > 0.0 && floor > 0.0 && locks > 0.0, "{out}");
+        // One pair: its ratio is the ratio of the medians.
         assert!((floor / rate - ratio).abs() < 0.01 * ratio + 0.01, "{out}");
     }
     assert!(out.contains("port range (issue-52903, random, "), "{out}");
