@@ -388,7 +388,7 @@ impl Harvest {
             })
     }
 
-    fn absorb(&mut self, rec: Recorded, stop: &Mutex<bool>) {
+    fn absorb(&mut self, rec: &Recorded, stop: &Mutex<bool>) {
         let Some(r) = self.pending.take() else { return };
         let done = match r {
             Ok(d) => d,
@@ -484,7 +484,7 @@ impl<S: Scheduler> Harvester<S> {
             }
             hv.result.replays_compared += 1;
             hv.pending = first;
-            hv.absorb(rec, &self.stop);
+            hv.absorb(&rec, &self.stop);
             drop(hv);
             return self.inner.new_execution();
         }
@@ -507,8 +507,10 @@ impl<S: Scheduler> Scheduler for Harvester<S> {
         if self.verify.is_some() {
             return self.verified_next();
         }
-        let rec = crate::sync::state(&self.log).clone();
-        crate::sync::state(&self.harvest).absorb(rec, &self.stop);
+        // Read in place: the recorder clears it for the next execution.
+        let rec = crate::sync::state(&self.log);
+        crate::sync::state(&self.harvest).absorb(&rec, &self.stop);
+        drop(rec);
         self.inner.new_execution()
     }
     fn next_task(
@@ -564,10 +566,10 @@ fn run_harvest<S: Scheduler + 'static>(
         let r = summarize(&sc, policy, &o2, &label, &h2);
         crate::sync::state(&h2).pending = Some(r);
     });
-    let rec = crate::sync::state(&log).clone();
+    let rec = crate::sync::state(&log);
     let mut hv = crate::sync::state(&harvest);
     if !options.verify_determinism {
-        hv.absorb(rec, &stop);
+        hv.absorb(&rec, &stop);
     }
     if let Some(e) = hv.error.take() {
         return Err(e);

@@ -390,6 +390,15 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// Back to `Recorded::default()`, keeping the decisions' buffer: an
+    /// execution of about 500 steps regrew it from empty every time.
+    pub fn reset(&mut self) {
+        let mut decisions = std::mem::take(&mut self.schedule.decisions);
+        decisions.clear();
+        *self = Recorded::default();
+        self.schedule.decisions = decisions;
+    }
+
     fn note_task(
         &mut self,
         chosen: usize,
@@ -434,7 +443,7 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         if *crate::sync::state(&self.stop) {
             return None;
         }
-        *crate::sync::state(&self.log) = Recorded::default();
+        crate::sync::state(&self.log).reset();
         crate::sync::labels::set_on(false);
         self.inner.new_execution()
     }
