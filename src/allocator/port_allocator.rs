@@ -13,8 +13,9 @@
 //! live behind a plain mutex that checkers may read at any time.
 //!
 //! Map order: Go ranges over `map[netip.Addr]...` in random order. Here
-//! every map is a `BTreeMap`, so addresses are visited IPv4 before IPv6,
-//! then by their bytes. The only observable effect is in a request for a
+//! every map keyed by address is kept sorted (vectors, searched: an
+//! allocator knows a few addresses and a daemon holds a few ports), so
+//! addresses are visited IPv4 before IPv6, then by their bytes. The only observable effect is in a request for a
 //! specific port that is already held for several of the addresses
 //! involved: the "Bind for IP:PORT failed" error names the first such
 //! address in that order, where Go names any one of them.
@@ -25,7 +26,7 @@ use crate::kernel::{Kernel, NsId};
 use crate::sync;
 use crate::trace::Name;
 use crate::trace::{Render, Text, Trace};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -64,10 +65,45 @@ pub struct PortAllocator {
 /// Go's `ipMap`: address -> protocol -> portMap (the protocol maps as an
 /// array indexed like [`PROTOS`]).
 struct State {
-    ip_map: BTreeMap<IpAddr, ProtoMap>,
+    ip_map: IpMap,
     /// The `ipToPortMapRef` of the request being served, kept between
     /// requests only so that its storage is reused.
     refs: Refs,
+}
+
+/// Go's `ipMap` itself, sorted by address (the order of a `BTreeMap`
+/// keyed by address): an allocator knows a few addresses, so a sorted
+/// vector, searched instead of walked.
+struct IpMap(Vec<(IpAddr, ProtoMap)>);
+
+impl IpMap {
+    fn find(&self, addr: &IpAddr) -> Result<usize, usize> {
+        self.0.binary_search_by(|(a, _)| a.cmp(addr))
+    }
+
+    /// `ipMap[addr]`, created by `f` if missing.
+    fn or_insert_with(&mut self, addr: IpAddr, f: impl FnOnce() -> ProtoMap) {
+        // Equality first: cheaper than ordering addresses, and the
+        // address is most often there.
+        if self.get(&addr).is_some() {
+            return;
+        }
+        if let Err(i) = self.find(&addr) {
+            self.0.insert(i, (addr, f()));
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &IpAddr> {
+        self.0.iter().map(|(a, _)| a)
+    }
+
+    fn get(&self, addr: &IpAddr) -> Option<&ProtoMap> {
+        self.0.iter().find(|(a, _)| a == addr).map(|(_, m)| m)
+    }
+
+    fn get_mut(&mut self, addr: &IpAddr) -> Option<&mut ProtoMap> {
+        self.0.iter_mut().find(|(a, _)| a == addr).map(|(_, m)| m)
+    }
 }
 
 /// Go's `makeProtoMap` result: one portMap per protocol of [`PROTOS`].
@@ -88,7 +124,7 @@ impl Refs {
     }
 
     fn contains_key(&self, addr: &IpAddr) -> bool {
-        self.find(addr).is_ok()
+        self.0.iter().any(|(a, _)| a == addr)
     }
 
     /// `refs[addr] = allocate`.
@@ -123,9 +159,41 @@ struct PortRange {
 /// ranges requested from it, by "begin-end" key.
 #[derive(Clone, Debug)]
 struct PortMap {
-    p: BTreeSet<u16>,
+    p: PortSet,
     default_range: RangeKey,
-    port_ranges: BTreeMap<RangeKey, PortRange>,
+    /// Looked up, never listed; most maps hold one range.
+    port_ranges: Vec<(RangeKey, PortRange)>,
+}
+
+/// Go's `portMap.p` (`map[int]struct{}`): a daemon holds a handful of
+/// ports per address, so a sorted vector, listed in port order.
+#[derive(Clone, Debug, Default)]
+struct PortSet(Vec<u16>);
+
+impl PortSet {
+    fn contains(&self, port: &u16) -> bool {
+        self.0.binary_search(port).is_ok()
+    }
+
+    fn insert(&mut self, port: u16) {
+        if let Err(i) = self.0.binary_search(&port) {
+            self.0.insert(i, port);
+        }
+    }
+
+    fn remove(&mut self, port: &u16) {
+        if let Ok(i) = self.0.binary_search(port) {
+            self.0.remove(i);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a PortSet {
+    type Item = &'a u16;
+    type IntoIter = std::slice::Iter<'a, u16>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 /// Go's range key, the string `"begin-end"`, kept as the pair of numbers:
@@ -154,12 +222,10 @@ impl PortMap {
     /// `newPortMap`.
     fn new(begin: i64, end: i64) -> PortMap {
         let key = range_key(begin, end);
-        let mut port_ranges = BTreeMap::new();
-        port_ranges.insert(key, PortRange::new(begin, end));
         PortMap {
-            p: BTreeSet::new(),
+            p: PortSet::default(),
             default_range: key,
-            port_ranges,
+            port_ranges: vec![(key, PortRange::new(begin, end))],
         }
     }
 
@@ -171,9 +237,14 @@ impl PortMap {
         } else {
             range_key(start, end)
         };
-        self.port_ranges
-            .entry(key)
-            .or_insert_with(|| PortRange::new(start, end))
+        let i = match self.port_ranges.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.port_ranges.push((key, PortRange::new(start, end)));
+                self.port_ranges.len() - 1
+            }
+        };
+        &mut self.port_ranges[i].1
     }
 }
 
@@ -296,10 +367,10 @@ impl PortAllocator {
         trace: Arc<Trace>,
         layer: &str,
     ) -> PortAllocator {
-        let ip_map = UNSPECIFIED
-            .iter()
-            .map(|&ip| (ip, proto_map(begin, end)))
-            .collect();
+        let mut ip_map = IpMap(Vec::new());
+        for ip in UNSPECIFIED {
+            ip_map.or_insert_with(ip, || proto_map(begin, end));
+        }
         PortAllocator {
             mu: sync::Mutex::new(()),
             state: std::sync::Mutex::new(State {
@@ -448,9 +519,7 @@ impl PortAllocator {
             } else {
                 ips6 = true;
             }
-            ip_map
-                .entry(addr)
-                .or_insert_with(|| proto_map(self.begin, self.end));
+            ip_map.or_insert_with(addr, || proto_map(self.begin, self.end));
             refs.insert(addr, true);
         }
 
@@ -571,7 +640,7 @@ impl PortAllocator {
     pub fn reservations(&self) -> Vec<(IpAddr, &'static str, u16)> {
         let st = sync::state(&self.state);
         let mut out = Vec::new();
-        for (ip, protos) in &st.ip_map {
+        for (ip, protos) in &st.ip_map.0 {
             for p in PROTOS_BY_NAME {
                 for &port in &protos[p].p {
                     out.push((*ip, PROTOS[p], port));
@@ -593,15 +662,14 @@ impl PortAllocator {
         } else {
             range_key(start, end)
         };
-        m.port_ranges.get(&key).map(|r| r.last)
+        m.port_ranges
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, r)| r.last)
     }
 }
 
-fn port_map<'m>(
-    ip_map: &'m mut BTreeMap<IpAddr, ProtoMap>,
-    addr: &IpAddr,
-    proto: usize,
-) -> &'m mut PortMap {
+fn port_map<'m>(ip_map: &'m mut IpMap, addr: &IpAddr, proto: usize) -> &'m mut PortMap {
     &mut ip_map
         .get_mut(addr)
         .expect("every referenced address has a map for every protocol")[proto]
