@@ -439,7 +439,27 @@ pub struct Checker {
     /// reservations, claim pairs): a deterministic measure of their cost
     /// that `tests/scale.rs` watches grow.
     work: AtomicU64,
+    /// The no-double-ownership check's buffers, kept between its runs.
+    scratch: Mutex<Scratch>,
 }
+
+/// What [`double_ownership`] fills and empties at every step that touches
+/// a binding (about fifty an execution of retry-500): kept, cleared, so
+/// a step check allocates only what it reads from the view.
+#[derive(Default)]
+struct Scratch {
+    read: Vec<bool>,
+    live: Vec<Held>,
+    claims: Vec<Claim>,
+    order: Vec<usize>,
+    pairs: Vec<(usize, usize)>,
+    child_open: Vec<Option<Vec<SockId>>>,
+    rlk_ports: Vec<Option<RlkPorts>>,
+}
+
+/// A claim on (namespace, proto, address, port): (.., index into the live
+/// bindings, daemon).
+type Claim = (NsId, Proto, IpAddr, u16, usize, usize);
 
 impl Checker {
     /// Incremental step checks (the default).
@@ -828,6 +848,13 @@ struct Held {
 /// in daemon then endpoint order, as [`live`] reads them.
 fn held(w: &dyn View, k: &Checker, read: Option<&[bool]>) -> Vec<Held> {
     let mut out = Vec::new();
+    held_into(w, k, read, &mut out);
+    out
+}
+
+/// [`held`] appended to `out`.
+fn held_into(w: &dyn View, k: &Checker, read: Option<&[bool]>, out: &mut Vec<Held>) {
+    let start = out.len();
     for di in 0..w.daemon_count() {
         if read.is_some_and(|r| !r[di]) {
             continue;
@@ -848,8 +875,7 @@ fn held(w: &dyn View, k: &Checker, read: Option<&[bool]>) -> Vec<Held> {
             nth += 1;
         });
     }
-    k.tick(out.len());
-    out
+    k.tick(out.len() - start);
 }
 
 /// The endpoint name of a [`Held`] binding and the binding's Go string
@@ -892,23 +918,37 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
     if !(0..n).any(wanted) {
         return msgs;
     }
-    let read: Vec<bool> = (0..n).map(wanted).collect();
-    let live = held(w, k, if full { None } else { Some(&read) });
+    let mut scratch = crate::sync::state(&k.scratch);
+    let Scratch {
+        read,
+        live,
+        claims,
+        order,
+        pairs,
+        child_open,
+        rlk_ports,
+    } = &mut *scratch;
+    read.clear();
+    read.extend((0..n).map(wanted));
+    live.clear();
+    held_into(w, k, if full { None } else { Some(read) }, live);
     if live.is_empty() {
         return msgs;
     }
+    let live = &*live;
     // Described only for a message: formatting every binding after every
     // step cost more than the checks themselves.
     let desc = |i: usize| {
         let (ep, b) = describe(w, &live[i]);
         format!("{ep}'s {b}")
     };
-    // (namespace, proto, address, port, index into `live`, daemon)
-    let mut claims: Vec<(NsId, Proto, IpAddr, u16, usize, usize)> = Vec::new();
+    claims.clear();
     let mut host_open: Option<Vec<SockId>> = full.then(|| open_ids(w, k, NsId::HOST));
     // Per daemon, read once: its child table, its rootlesskit ports.
-    let mut child_open: Vec<Option<Vec<SockId>>> = vec![None; n];
-    let mut rlk_ports: Vec<Option<RlkPorts>> = vec![None; n];
+    child_open.clear();
+    child_open.resize(n, None);
+    rlk_ports.clear();
+    rlk_ports.resize(n, None);
     for (i, b) in live.iter().enumerate() {
         let di = b.di;
         let ns = w.daemon_ns(di);
@@ -978,9 +1018,10 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
     // Pairs (i < j) of overlapping claims, in the order a nested loop over
     // the claims would find them: claims grouped by (namespace, proto,
     // port), each group in claim order.
-    let mut order: Vec<usize> = (0..claims.len()).collect();
+    order.clear();
+    order.extend(0..claims.len());
     order.sort_by_key(|&i| (claims[i].0, claims[i].1, claims[i].3, i));
-    let mut pairs = Vec::new();
+    pairs.clear();
     for idx in order.chunk_by(|&a, &b| {
         (claims[a].0, claims[a].1, claims[a].3) == (claims[b].0, claims[b].1, claims[b].3)
     }) {
@@ -999,7 +1040,7 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
         }
     }
     pairs.sort_unstable();
-    for (i, j) in pairs {
+    for &(i, j) in pairs.iter() {
         let (a, b) = (&claims[i], &claims[j]);
         msgs.push(format!(
             "{} and {} both own {} {} port {}",
