@@ -13,12 +13,13 @@
 //! live behind a plain mutex that checkers may read at any time.
 //!
 //! Map order: Go ranges over `map[netip.Addr]...` in random order. Here
-//! every map keyed by address is kept sorted (vectors, searched: an
-//! allocator knows a few addresses and a daemon holds a few ports), so
-//! addresses are visited IPv4 before IPv6, then by their bytes. The only observable effect is in a request for a
-//! specific port that is already held for several of the addresses
-//! involved: the "Bind for IP:PORT failed" error names the first such
-//! address in that order, where Go names any one of them.
+//! every map keyed by address is kept sorted (small vectors: an allocator
+//! knows a few addresses and a daemon holds a few ports), so addresses
+//! are visited IPv4 before IPv6, then by their bytes. The only observable
+//! effect is in a request for a specific port that is already held for
+//! several of the addresses involved: the "Bind for IP:PORT failed" error
+//! names the first such address in that order, where Go names any one of
+//! them.
 
 use super::reserved::{parse_reserved_ports, scan_port_range};
 use crate::error::{GoError, Kind};
@@ -72,8 +73,8 @@ struct State {
 }
 
 /// Go's `ipMap` itself, sorted by address (the order of a `BTreeMap`
-/// keyed by address): an allocator knows a few addresses, so a sorted
-/// vector, searched instead of walked.
+/// keyed by address): an allocator knows a few addresses, so a vector,
+/// looked up by equality and inserted at its sorted place.
 struct IpMap(Vec<(IpAddr, ProtoMap)>);
 
 impl IpMap {
