@@ -458,7 +458,6 @@ impl Harvest {
 /// before the next one starts.
 struct Harvester<S> {
     inner: Recorder<S>,
-    log: Log,
     harvest: Arc<Mutex<Harvest>>,
     stop: Arc<Mutex<bool>>,
     verify: Option<Verify>,
@@ -493,7 +492,7 @@ impl<S: Scheduler> Harvester<S> {
             // Before the first execution.
             return self.inner.new_execution();
         }
-        let rec = crate::sync::state(&self.log).clone();
+        let rec = self.inner.recorded().clone();
         let mut replay = Replayer::new(&rec.schedule, false, v.replay_log.clone());
         let s = replay.new_execution();
         v.first = Some((rec, pending));
@@ -508,9 +507,7 @@ impl<S: Scheduler> Scheduler for Harvester<S> {
             return self.verified_next();
         }
         // Read in place: the recorder clears it for the next execution.
-        let rec = crate::sync::state(&self.log);
-        crate::sync::state(&self.harvest).absorb(&rec, &self.stop);
-        drop(rec);
+        crate::sync::state(&self.harvest).absorb(self.inner.recorded(), &self.stop);
         self.inner.new_execution()
     }
     fn next_task(
@@ -550,7 +547,6 @@ fn run_harvest<S: Scheduler + 'static>(
     }));
     let h = Harvester {
         inner: Recorder::new(sched, log.clone(), stop.clone()),
-        log: log.clone(),
         harvest: harvest.clone(),
         stop: stop.clone(),
         verify: options.verify_determinism.then(|| Verify {

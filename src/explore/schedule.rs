@@ -426,15 +426,37 @@ fn ids(runnable: &[&Task]) -> Vec<usize> {
 
 /// Wraps a shuttle scheduler and records its choices. Stops handing out
 /// executions once `stop` is set.
+///
+/// The execution being recorded is the recorder's own ([`Recorder::recorded`]
+/// lends it): a lock per decision cost more than the decision. The last
+/// one is left in the shared [`Log`] when the recorder is dropped, for
+/// whoever reads it after the runner returns.
 pub struct Recorder<S> {
     inner: S,
+    rec: Recorded,
     log: Log,
     stop: Arc<Mutex<bool>>,
 }
 
 impl<S: Scheduler> Recorder<S> {
     pub fn new(inner: S, log: Log, stop: Arc<Mutex<bool>>) -> Recorder<S> {
-        Recorder { inner, log, stop }
+        Recorder {
+            inner,
+            rec: Recorded::default(),
+            log,
+            stop,
+        }
+    }
+
+    /// The choices of the execution that ran last (or is running).
+    pub fn recorded(&self) -> &Recorded {
+        &self.rec
+    }
+}
+
+impl<S> Drop for Recorder<S> {
+    fn drop(&mut self) {
+        std::mem::swap(&mut *crate::sync::state(&self.log), &mut self.rec);
     }
 }
 
@@ -443,7 +465,7 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         if *crate::sync::state(&self.stop) {
             return None;
         }
-        crate::sync::state(&self.log).reset();
+        self.rec.reset();
         crate::sync::labels::set_on(false);
         self.inner.new_execution()
     }
@@ -455,8 +477,7 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         is_yielding: bool,
     ) -> Option<TaskId> {
         let chosen = self.inner.next_task(runnable, current, is_yielding)?;
-        // Read in place: a list per decision cost more than the decision.
-        crate::sync::state(&self.log).note_task(
+        self.rec.note_task(
             usize::from(chosen),
             current.map(usize::from),
             runnable.iter().map(|t| usize::from(t.id())),
@@ -466,10 +487,7 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
 
     fn next_u64(&mut self) -> u64 {
         let v = self.inner.next_u64();
-        crate::sync::state(&self.log)
-            .schedule
-            .decisions
-            .push(Decision::Value(v));
+        self.rec.schedule.decisions.push(Decision::Value(v));
         v
     }
 }
