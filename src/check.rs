@@ -57,13 +57,13 @@
 
 use crate::kernel::{BindReq, NsId, Proto, SockId};
 use crate::mapper::PortBinding;
+use crate::sync::StateCell;
 use crate::trace::{ByName, Event, Text};
 use crate::world::{Monitor, Phase, View, World};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A property the checkers evaluate.
@@ -429,8 +429,8 @@ struct Incremental {
 /// Collects violations during a run.
 #[derive(Default)]
 pub struct Checker {
-    state: Mutex<Record>,
-    incremental: Mutex<Incremental>,
+    state: StateCell<Record>,
+    incremental: StateCell<Incremental>,
     /// Also run the full step checks after every step and compare.
     paranoid: bool,
     /// Test only: the incremental step checks look at nothing.
@@ -440,7 +440,7 @@ pub struct Checker {
     /// that `tests/scale.rs` watches grow.
     work: AtomicU64,
     /// The no-double-ownership check's buffers, kept between its runs.
-    scratch: Mutex<Scratch>,
+    scratch: StateCell<Scratch>,
 }
 
 /// What [`double_ownership`] fills and empties at every step that touches

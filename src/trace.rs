@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// Something that becomes trace text only when read: a layer keeps the
 /// operation's data (a bind request, a socket id) and writes the words on
@@ -539,7 +539,7 @@ type Observer = Box<dyn Fn(&Event) + Send + Sync>;
 /// The log of one run.
 #[derive(Default)]
 pub struct Trace {
-    events: Mutex<Vec<Event>>,
+    events: crate::sync::StateCell<Vec<Event>>,
     observer: OnceLock<Observer>,
 }
 
@@ -548,7 +548,7 @@ impl Trace {
         // An execution's few hundred events, without regrowing (a regrowth
         // cost more than the whole allocation).
         Arc::new(Trace {
-            events: Mutex::new(Vec::with_capacity(512)),
+            events: crate::sync::StateCell::new(Vec::with_capacity(512)),
             observer: OnceLock::new(),
         })
     }
@@ -808,7 +808,7 @@ mod tests {
     #[test]
     fn observer_sees_every_event() {
         let t = Trace::new();
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let s2 = seen.clone();
         t.observe(move |e| s2.lock().unwrap().push(e.seq));
         t.emit("a", "l", "x", "y");

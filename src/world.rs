@@ -24,12 +24,13 @@ use crate::rootlesskit::slirp4netns::Slirp4netns;
 use crate::rootlesskit::{PortDriver, Spec};
 use crate::scenario::{Action, OccupantKind, PortDriverKind, Scenario, Step};
 use crate::sync;
+use crate::sync::StateCell;
 use crate::trace::{Event, Name, Text, Trace};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// One rootless dockerd.
 pub struct Daemon {
@@ -111,10 +112,10 @@ pub struct World {
     pub endpoints: Vec<Endpoint>,
     /// The containers' names as their events carry them.
     pub names: Vec<Name>,
-    pub phases: Mutex<Vec<Phase>>,
-    pub outcomes: Mutex<Vec<Option<StartOutcome>>>,
+    pub phases: StateCell<Vec<Phase>>,
+    pub outcomes: StateCell<Vec<Option<StartOutcome>>>,
     /// The sockets each occupant holds now.
-    pub occupant_socks: Mutex<Vec<Vec<SockId>>>,
+    pub occupant_socks: StateCell<Vec<Vec<SockId>>>,
     /// Called after every event, failed start and run (the checkers).
     pub monitor: Arc<dyn Monitor>,
 }
@@ -531,9 +532,9 @@ impl World {
             daemons,
             endpoints,
             names,
-            phases: Mutex::new(vec![Phase::Created; nc]),
-            outcomes: Mutex::new(vec![None; nc]),
-            occupant_socks: Mutex::new(vec![Vec::new(); no]),
+            phases: StateCell::new(vec![Phase::Created; nc]),
+            outcomes: StateCell::new(vec![None; nc]),
+            occupant_socks: StateCell::new(vec![Vec::new(); no]),
             monitor,
         });
         let weak = Arc::downgrade(&world);

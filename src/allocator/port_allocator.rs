@@ -55,7 +55,7 @@ const UNSPECIFIED: [IpAddr; 2] = [
 pub struct PortAllocator {
     /// Go's `p.mutex`.
     mu: sync::Mutex<()>,
-    state: std::sync::Mutex<State>,
+    state: sync::StateCell<State>,
     begin: u16,
     end: u16,
     reserved: BTreeSet<u16>,
@@ -374,7 +374,7 @@ impl PortAllocator {
         }
         PortAllocator {
             mu: sync::Mutex::new(()),
-            state: std::sync::Mutex::new(State {
+            state: sync::StateCell::new(State {
                 ip_map,
                 refs: Refs::default(),
             }),

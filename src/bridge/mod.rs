@@ -61,11 +61,11 @@ pub struct Bridge {
     /// `slices.DeleteFunc` (Go >= 1.22; moby's go.mod says go 1.26.3)
     /// leaves behind the kept elements of the backing array when a trim's
     /// unmap fails and `ep.portMapping` is not reassigned.
-    port_mappings: std::sync::Mutex<BTreeMap<String, Vec<Option<PortBinding>>>>,
+    port_mappings: sync::StateCell<BTreeMap<String, Vec<Option<PortBinding>>>>,
     /// `ep.portBindingState` of each endpoint (absent: the zero value).
-    binding_state: std::sync::Mutex<BTreeMap<String, PortBindingMode>>,
+    binding_state: sync::StateCell<BTreeMap<String, PortBindingMode>>,
     /// The group whose `mapPorts` failed, per caller (checkers).
-    failed_groups: std::sync::Mutex<BTreeMap<String, Vec<PortBindingReq>>>,
+    failed_groups: sync::StateCell<BTreeMap<String, Vec<PortBindingReq>>>,
 }
 
 /// The text the docker CLI prints for a start that failed with `err` (as
@@ -104,9 +104,9 @@ impl Bridge {
             net_lock: sync::Mutex::new(()),
             lock_enabled,
             userland_proxy,
-            port_mappings: std::sync::Mutex::new(BTreeMap::new()),
-            binding_state: std::sync::Mutex::new(BTreeMap::new()),
-            failed_groups: std::sync::Mutex::new(BTreeMap::new()),
+            port_mappings: sync::StateCell::new(BTreeMap::new()),
+            binding_state: sync::StateCell::new(BTreeMap::new()),
+            failed_groups: sync::StateCell::new(BTreeMap::new()),
         }
     }
 

@@ -349,7 +349,7 @@ pub trait Net: Send + Sync {
 pub struct Kernel {
     net: Arc<dyn Net>,
     ns_locks: Vec<sync::Mutex<()>>,
-    state: std::sync::Mutex<KernelState>,
+    state: sync::StateCell<KernelState>,
     trace: Arc<Trace>,
     /// Each namespace's trace layer (`host`, `d1/child`): made once.
     layers: Vec<Name>,
@@ -504,7 +504,7 @@ impl Kernel {
         Ok(Kernel {
             net,
             ns_locks: cfgs.iter().map(|_| sync::Mutex::new(())).collect(),
-            state: std::sync::Mutex::new(KernelState {
+            state: sync::StateCell::new(KernelState {
                 next_id: 0,
                 owners: cfgs.iter().map(|_| Vec::new()).collect(),
             }),

@@ -23,12 +23,12 @@
 //!   checked, which differs only when a port already mixes RP and non-RP
 //!   sockets on different overlapping addresses.
 //!
-//! The table lives behind a `std::sync::Mutex`: [`super::Kernel`] already
-//! makes each call one scheduling point, and nothing here may add another.
+//! The table lives in a [`crate::sync::StateCell`]: [`super::Kernel`]
+//! already makes each call one scheduling point, and nothing here may add
+//! another.
 
 use super::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// An address as the kernel's conflict check sees it after bind(2).
 ///
@@ -202,7 +202,7 @@ impl NsTable {
 #[derive(Default)]
 pub struct SimNet {
     /// Indexed by [`NsId`]; `None` for a namespace not created.
-    tables: Mutex<Vec<Option<NsTable>>>,
+    tables: crate::sync::StateCell<Vec<Option<NsTable>>>,
 }
 
 impl SimNet {
@@ -210,8 +210,8 @@ impl SimNet {
         SimNet::default()
     }
 
-    fn tables(&self) -> MutexGuard<'_, Vec<Option<NsTable>>> {
-        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    fn tables(&self) -> impl std::ops::DerefMut<Target = Vec<Option<NsTable>>> + '_ {
+        crate::sync::state(&self.tables)
     }
 }
 

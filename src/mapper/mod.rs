@@ -59,7 +59,7 @@ impl PortBindingReq {
 pub struct OsFile {
     pub ns: NsId,
     pub sock: SockId,
-    closed: std::sync::Mutex<bool>,
+    closed: crate::sync::StateCell<bool>,
 }
 
 impl OsFile {
@@ -67,7 +67,7 @@ impl OsFile {
         Arc::new(OsFile {
             ns,
             sock,
-            closed: std::sync::Mutex::new(false),
+            closed: crate::sync::StateCell::new(false),
         })
     }
 

@@ -45,7 +45,7 @@ pub struct Builtin {
     /// Go's `d.mu`.
     mu: sync::Mutex<()>,
     /// `d.ports`, `d.stoppers`, `d.nextID`; only touched while `mu` is held.
-    state: std::sync::Mutex<State>,
+    state: sync::StateCell<State>,
     /// The port-0 extension ([`super::ext_port_zero`]); false at e780dd3.
     port_zero: bool,
 }
@@ -65,7 +65,7 @@ impl Builtin {
             layer: Name::new(layer),
             unregistered: format!("{layer}#?"),
             mu: sync::Mutex::new(()),
-            state: std::sync::Mutex::new(State {
+            state: sync::StateCell::new(State {
                 ports: BTreeMap::new(),
                 stoppers: BTreeMap::new(),
                 next_id: 1,

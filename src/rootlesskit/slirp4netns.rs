@@ -34,7 +34,7 @@ pub struct Slirp4netns {
     child_ip: Option<Ipv4Addr>,
     /// Go's `d.mu`.
     mu: sync::Mutex<()>,
-    state: std::sync::Mutex<State>,
+    state: sync::StateCell<State>,
 }
 
 struct State {
@@ -72,7 +72,7 @@ impl Slirp4netns {
             layer: Name::new(layer),
             child_ip,
             mu: sync::Mutex::new(()),
-            state: std::sync::Mutex::new(State {
+            state: sync::StateCell::new(State {
                 ports: BTreeMap::new(),
                 fwds: BTreeMap::new(),
                 next_id: 1,

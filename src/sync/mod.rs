@@ -378,12 +378,46 @@ pub mod labels {
     pub(super) fn before_choice(_: usize, _: impl FnOnce() -> String) {}
 }
 
-/// Lock a plain state mutex (never a scheduling point).
-pub fn state<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
+mod cell;
+pub use cell::StateCell;
+
+/// Plain state that [`state`] locks: a `std::sync::Mutex` (shared between
+/// OS threads) or a [`StateCell`] (a layer's state under shuttle).
+pub trait Lockable {
+    type Guard<'a>: std::ops::DerefMut
+    where
+        Self: 'a;
+    fn lock_state(&self) -> Self::Guard<'_>;
+}
+
+impl<T> Lockable for std::sync::Mutex<T> {
+    type Guard<'a>
+        = std::sync::MutexGuard<'a, T>
+    where
+        T: 'a;
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, T> {
+        match self.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
     }
+}
+
+impl<L: Lockable + ?Sized> Lockable for std::sync::Arc<L> {
+    type Guard<'a>
+        = L::Guard<'a>
+    where
+        L: 'a;
+    fn lock_state(&self) -> L::Guard<'_> {
+        (**self).lock_state()
+    }
+}
+
+/// Lock plain state (never a scheduling point). A poisoned mutex is
+/// taken as it is: poisoning only follows a panic, which already fails
+/// the execution.
+pub fn state<L: Lockable + ?Sized>(m: &L) -> L::Guard<'_> {
+    m.lock_state()
 }
 
 /// Run `f` once, as one execution of the active engine with a fixed
