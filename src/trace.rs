@@ -228,7 +228,9 @@ impl Text {
         let at = s.as_ptr() as usize;
         let slot = (at >> 3 ^ s.len()) % SLOTS;
         let (a, n) = RECENT.with(|r| r.borrow()[slot]);
-        if a == at && n == s {
+        // `s` itself interned (a layer passing a kept name's text on) is
+        // the same bytes: no comparison.
+        if a == at && n.len() == s.len() && (n.as_ptr() as usize == at || n == s) {
             return Text(Repr::Static(n));
         }
         let interned = NAMES.with(|names| {

@@ -566,7 +566,9 @@ impl World {
         let who = &self.names[c];
         let start = Text::from(format!("start {}", cfg.name));
         self.trace.emit(who, &d.layer, start.clone(), "");
-        let r = d.bridge.join(&env, self.policy, &cfg.name, ep);
+        // The interned name, passed down: every layer's event names its
+        // actor without comparing bytes (Text::name).
+        let r = d.bridge.join(&env, self.policy, who.as_str(), ep);
         let outcome = match &r {
             Ok(b) => {
                 let mut ports: Vec<u16> = Vec::new();
@@ -635,7 +637,7 @@ impl World {
         self.set_phase(c, Phase::Stopping);
         if let Err(e) =
             d.bridge
-                .program_external_connectivity(&env, self.policy, &cfg.name, ep, false)
+                .program_external_connectivity(&env, self.policy, who.as_str(), ep, false)
         {
             self.trace.emit(
                 who,
@@ -647,7 +649,7 @@ impl World {
                 "",
             );
         }
-        if let Err(e) = d.bridge.leave(&env, self.policy, &cfg.name, ep) {
+        if let Err(e) = d.bridge.leave(&env, self.policy, who.as_str(), ep) {
             self.trace.emit(
                 who,
                 layer,

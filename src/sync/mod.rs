@@ -13,8 +13,8 @@
 //! mutex, the bridge driver's `configNetwork`, rootlesskit's `d.mu`) or for
 //! the atomicity of one syscall on a namespace. Acquiring it is a
 //! scheduling point; nothing else in the world is. State that checkers read
-//! lives behind plain `std::sync::Mutex`es that are never held across a
-//! scheduling point.
+//! lives in [`StateCell`]s (see `cell`), locked with [`state`] and never
+//! held across a scheduling point.
 //!
 //! Under shuttle every scheduling point also names itself: [`lock_at`],
 //! [`spawn_as`], [`join_as`] and [`choose_as`] register, for the running
