@@ -64,7 +64,6 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A property the checkers evaluate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -438,7 +437,7 @@ pub struct Checker {
     /// Items the checkers have read so far (bindings, sockets, ports,
     /// reservations, claim pairs): a deterministic measure of their cost
     /// that `tests/scale.rs` watches grow.
-    work: AtomicU64,
+    work: StateCell<u64>,
     /// The no-double-ownership check's buffers, kept between its runs.
     scratch: StateCell<Scratch>,
 }
@@ -495,12 +494,12 @@ impl Checker {
 
     /// Count `n` items read.
     fn tick(&self, n: usize) {
-        self.work.fetch_add(n as u64, Ordering::Relaxed);
+        *crate::sync::state(&self.work) += n as u64;
     }
 
     /// Items the checkers have read in this run (see the field).
     pub fn work(&self) -> u64 {
-        self.work.load(Ordering::Relaxed)
+        *crate::sync::state(&self.work)
     }
 
     fn report(&self, w: &dyn View, property: Property, finding: impl Into<Finding>) {
