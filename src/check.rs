@@ -454,6 +454,10 @@ struct Scratch {
     pairs: Vec<(usize, usize)>,
     child_open: Vec<Option<Vec<SockId>>>,
     rlk_ports: Vec<Option<RlkPorts>>,
+    /// Allocator consistency's: what the live bindings hold, and what
+    /// the allocator reserves.
+    held_keys: Vec<HeldKey>,
+    have: Vec<Reservation>,
 }
 
 /// A claim on (namespace, proto, address, port): (.., index into the live
@@ -844,37 +848,35 @@ struct Held {
 }
 
 /// The live bindings of the daemons `read` selects (every daemon: None),
-/// in daemon then endpoint order, as [`live`] reads them.
-fn held(w: &dyn View, k: &Checker, read: Option<&[bool]>) -> Vec<Held> {
-    let mut out = Vec::new();
-    held_into(w, k, read, &mut out);
-    out
-}
-
-/// [`held`] appended to `out`.
+/// in daemon then endpoint order, appended to `out`.
 fn held_into(w: &dyn View, k: &Checker, read: Option<&[bool]>, out: &mut Vec<Held>) {
     let start = out.len();
     for di in 0..w.daemon_count() {
         if read.is_some_and(|r| !r[di]) {
             continue;
         }
-        let mut nth = 0;
-        w.each_live(di, &mut |_, b| {
-            out.push(Held {
-                di,
-                nth,
-                proto: b.proto,
-                child_host_ip: b.child_host_ip,
-                host_ip: b.host_ip,
-                host_port: b.host_port,
-                child: child_sock(b),
-                rootlesskit_unsupported: b.rootlesskit_unsupported,
-                remove_id: b.port_driver_remove.map(|r| r.id),
-            });
-            nth += 1;
-        });
+        held_of(w, di, out);
     }
     k.tick(out.len() - start);
+}
+
+/// Daemon `di`'s live bindings appended to `out`.
+fn held_of(w: &dyn View, di: usize, out: &mut Vec<Held>) {
+    let mut nth = 0;
+    w.each_live(di, &mut |_, b| {
+        out.push(Held {
+            di,
+            nth,
+            proto: b.proto,
+            child_host_ip: b.child_host_ip,
+            host_ip: b.host_ip,
+            host_port: b.host_port,
+            child: child_sock(b),
+            rootlesskit_unsupported: b.rootlesskit_unsupported,
+            remove_id: b.port_driver_remove.map(|r| r.id),
+        });
+        nth += 1;
+    });
 }
 
 /// The endpoint name of a [`Held`] binding and the binding's Go string
@@ -926,6 +928,7 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
         pairs,
         child_open,
         rlk_ports,
+        ..
     } = &mut *scratch;
     read.clear();
     read.extend((0..n).map(wanted));
@@ -1062,16 +1065,31 @@ type Reservation = (IpAddr, &'static str, u16);
 type HeldKey = ((IpAddr, &'static str, u16), Held);
 
 fn held_reservations(w: &dyn View, k: &Checker, di: usize) -> Vec<HeldKey> {
-    let mut read = vec![false; w.daemon_count()];
-    read[di] = true;
-    let mut m: Vec<HeldKey> = held(w, k, Some(&read))
-        .into_iter()
-        .map(|b| ((b.child_host_ip, b.proto.as_str(), b.host_port), b))
-        .collect();
-    m.reverse();
-    m.sort_by_key(|e| e.0);
-    m.dedup_by_key(|e| e.0);
-    m
+    let (mut live, mut out) = (Vec::new(), Vec::new());
+    held_reservations_into(w, k, di, &mut live, &mut out);
+    out
+}
+
+/// [`held_reservations`] into `out`, reading the bindings into `live`
+/// (both emptied first: the step checks keep them between runs).
+fn held_reservations_into(
+    w: &dyn View,
+    k: &Checker,
+    di: usize,
+    live: &mut Vec<Held>,
+    out: &mut Vec<HeldKey>,
+) {
+    live.clear();
+    held_of(w, di, live);
+    k.tick(live.len());
+    out.clear();
+    out.extend(
+        live.iter()
+            .map(|b| ((b.child_host_ip, b.proto.as_str(), b.host_port), *b)),
+    );
+    out.reverse();
+    out.sort_by_key(|e| e.0);
+    out.dedup_by_key(|e| e.0);
 }
 
 fn holds(held: &[HeldKey], r: &Reservation) -> bool {
@@ -1079,9 +1097,17 @@ fn holds(held: &[HeldKey], r: &Reservation) -> bool {
 }
 
 /// Allocator consistency: the daemon's reservations are exactly the ports
-/// its live mappings hold.
+/// its live mappings hold. Reads through the checker's kept buffers.
 fn allocator_consistency(w: &dyn View, k: &Checker, di: usize) -> Vec<Finding> {
-    allocator_consistency_of(w, k, di, &held_reservations(w, k, di))
+    let mut scratch = crate::sync::state(&k.scratch);
+    let Scratch {
+        live,
+        held_keys,
+        have,
+        ..
+    } = &mut *scratch;
+    held_reservations_into(w, k, di, live, held_keys);
+    allocator_consistency_into(w, k, di, held_keys, have)
 }
 
 /// [`allocator_consistency`] given what the live mappings hold.
@@ -1091,13 +1117,27 @@ fn allocator_consistency_of(
     di: usize,
     held: &[HeldKey],
 ) -> Vec<Finding> {
+    allocator_consistency_into(w, k, di, held, &mut Vec::new())
+}
+
+/// [`allocator_consistency_of`] reading the reservations into `have`.
+fn allocator_consistency_into(
+    w: &dyn View,
+    k: &Checker,
+    di: usize,
+    held: &[HeldKey],
+    have: &mut Vec<Reservation>,
+) -> Vec<Finding> {
     let name = w.daemon_name(di);
-    let mut have: Vec<Reservation> = w.reservations(di);
-    have.sort();
+    have.clear();
+    w.reservations_into(di, have);
+    if !have.is_sorted() {
+        have.sort();
+    }
     have.dedup();
     k.tick(have.len());
     let mut msgs = Vec::new();
-    for r in &have {
+    for r in have.iter() {
         if !holds(held, r) {
             msgs.push(finding(
                 format!(

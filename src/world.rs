@@ -183,6 +183,10 @@ pub trait View {
     }
     /// Daemon `d`'s allocator reservations, sorted.
     fn reservations(&self, d: usize) -> Vec<(IpAddr, &'static str, u16)>;
+    /// [`View::reservations`] appended to `out` (a checker's kept buffer).
+    fn reservations_into(&self, d: usize, out: &mut Vec<(IpAddr, &'static str, u16)>) {
+        out.extend(self.reservations(d));
+    }
     fn allocator_range(&self, d: usize) -> (u16, u16);
     fn allocator_reserved(&self, d: usize) -> &BTreeSet<u16>;
     /// The `MapPorts` group that made `who`'s last start on `d` fail.
@@ -245,6 +249,9 @@ impl View for World {
     }
     fn reservations(&self, d: usize) -> Vec<(IpAddr, &'static str, u16)> {
         self.daemons[d].allocator.reservations()
+    }
+    fn reservations_into(&self, d: usize, out: &mut Vec<(IpAddr, &'static str, u16)>) {
+        self.daemons[d].allocator.reservations_into(out)
     }
     fn allocator_range(&self, d: usize) -> (u16, u16) {
         self.daemons[d].allocator.range()

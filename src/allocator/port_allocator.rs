@@ -639,8 +639,15 @@ impl PortAllocator {
     /// point: for checkers. Listed by address, protocol name and port,
     /// which is that order already.
     pub fn reservations(&self) -> Vec<(IpAddr, &'static str, u16)> {
-        let st = sync::state(&self.state);
         let mut out = Vec::new();
+        self.reservations_into(&mut out);
+        out
+    }
+
+    /// [`PortAllocator::reservations`] appended to `out`.
+    pub fn reservations_into(&self, out: &mut Vec<(IpAddr, &'static str, u16)>) {
+        let st = sync::state(&self.state);
+        let start = out.len();
         for (ip, protos) in &st.ip_map.0 {
             for p in PROTOS_BY_NAME {
                 for &port in &protos[p].p {
@@ -648,8 +655,7 @@ impl PortAllocator {
                 }
             }
         }
-        debug_assert!(out.is_sorted());
-        out
+        debug_assert!(out[start..].is_sorted());
     }
 
     /// The `last` pointer of `ip`'s `proto` map for range `start-end`
