@@ -268,24 +268,30 @@ pub fn cat<const N: usize>(parts: [&str; N]) -> String {
 
 /// `n` in decimal appended to `out`, as `Display` writes it.
 pub fn push_decimal(out: &mut String, n: i64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
+    /// "00", "01", ..., "99": two digits at a time, copied as text (no
+    /// character-by-character push, no UTF-8 check).
+    const PAIRS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
     if n < 0 {
         out.push('-');
     }
-    // ASCII digits pushed one by one: no UTF-8 check of the buffer.
-    out.reserve(buf.len() - at);
-    for &d in &buf[at..] {
-        out.push(char::from(d));
+    let mut v = n.unsigned_abs();
+    // The pairs from the lowest, then written from the highest.
+    let mut pairs = [0usize; 10];
+    let mut k = 0;
+    while v >= 100 {
+        pairs[k] = (v % 100) as usize;
+        v /= 100;
+        k += 1;
+    }
+    let top = v as usize;
+    out.reserve(2 * k + 2);
+    if top < 10 {
+        out.push_str(&PAIRS[2 * top + 1..2 * top + 2]);
+    } else {
+        out.push_str(&PAIRS[2 * top..2 * top + 2]);
+    }
+    for &p in pairs[..k].iter().rev() {
+        out.push_str(&PAIRS[2 * p..2 * p + 2]);
     }
 }
 
@@ -996,7 +1002,26 @@ mod tests {
     /// The hand-written decimal and IPv4 texts are `Display`'s.
     #[test]
     fn pushed_numbers_and_addresses_read_as_display_writes_them() {
-        for n in [0, 7, 10, 99, 255, 1024, 65535, -1, -80, i64::MAX, i64::MIN] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            99,
+            100,
+            101,
+            255,
+            1000,
+            1024,
+            10000,
+            32768,
+            65535,
+            -1,
+            -80,
+            -100,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut s = String::from("x");
             push_decimal(&mut s, n);
             assert_eq!(s, format!("x{n}"));
