@@ -111,10 +111,10 @@ impl PortDriverClient {
             ));
         }
         let spec = Spec {
-            proto: api_proto.into_owned(),
-            parent_ip: ip_string(host_ip),
+            proto: proto_text(api_proto),
+            parent_ip: Spec::word(host_ip),
             parent_port: i32::from(host_port),
-            child_ip: ip_string(child_ip),
+            child_ip: Spec::word(child_ip),
             child_port: i32::from(host_port),
         };
         match self.driver.add_port(who, &spec) {
@@ -158,10 +158,10 @@ impl PortDriverClient {
             ));
         }
         let spec = Spec {
-            proto: api_proto.into_owned(),
-            parent_ip: ip_string(host_ip),
+            proto: proto_text(api_proto),
+            parent_ip: Spec::word(host_ip),
             parent_port: 0,
-            child_ip: ip_string(child_ip),
+            child_ip: Spec::word(child_ip),
             child_port: 0,
         };
         match self.driver.add_port_status(who, &spec) {
@@ -197,11 +197,12 @@ fn add_port_error(msg: &str) -> String {
     ])
 }
 
-/// `netip.Addr.String()` as Go's `AddPort` writes it into the spec.
-fn ip_string(ip: IpAddr) -> String {
-    let mut s = String::with_capacity(15);
-    crate::kernel::push_ip(&mut s, ip);
-    s
+/// A spec's protocol: the fixed word, or the one made for it.
+fn proto_text(p: Cow<'static, str>) -> crate::trace::Text {
+    match p {
+        Cow::Borrowed(w) => crate::trace::Text::from_static(w),
+        Cow::Owned(s) => s.into(),
+    }
 }
 
 #[cfg(test)]

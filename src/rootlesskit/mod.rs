@@ -23,20 +23,41 @@ pub mod slirp4netns;
 pub mod validate;
 
 use crate::kernel::SockId;
+use crate::trace::Text;
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// rootlesskit's `port.Spec`.
+/// rootlesskit's `port.Spec`. Its strings are [`Text`]s: the protocol and
+/// address words every `AddPort` carries are `'static` (see
+/// [`Spec::word`]), so a spec is made, cloned and registered without
+/// copying them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Spec {
-    pub proto: String,
-    pub parent_ip: String,
+    pub proto: Text,
+    pub parent_ip: Text,
     pub parent_port: i32,
-    pub child_ip: String,
+    pub child_ip: Text,
     pub child_port: i32,
 }
 
 impl Spec {
+    /// `ip` as Go's `netip.Addr.String()` writes it: the four addresses
+    /// of every scenario as fixed words, any other written.
+    pub fn word(ip: IpAddr) -> Text {
+        const COMMON: [(IpAddr, &str); 4] = [
+            (IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), "0.0.0.0"),
+            (IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), "127.0.0.1"),
+            (IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), "::"),
+            (IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), "::1"),
+        ];
+        if let Some((_, w)) = COMMON.iter().find(|(a, _)| *a == ip) {
+            return Text::from_static(w);
+        }
+        let mut s = String::with_capacity(15);
+        crate::kernel::push_ip(&mut s, ip);
+        s.into()
+    }
+
     /// `tcp4 0.0.0.0:32769 => 127.0.0.1:32769`, for trace lines.
     pub fn describe(&self) -> String {
         let mut s = String::new();
@@ -63,6 +84,21 @@ impl Spec {
         host_port(out, &self.parent_ip, self.parent_port);
         out.push_str(" => ");
         host_port(out, &self.child_ip, self.child_port);
+    }
+}
+
+/// `AddPort tcp4 0.0.0.0:32769 => 127.0.0.1:32769`, the action of an
+/// `AddPort`, written when read (a spec's clone copies no text).
+struct AddPortCall(Spec);
+
+impl crate::trace::Render for AddPortCall {
+    fn render(&self, out: &mut String) {
+        out.push_str("AddPort ");
+        self.0.describe_into(out);
+    }
+
+    fn head(&self) -> &'static str {
+        "AddPort "
     }
 }
 
@@ -140,13 +176,10 @@ fn trace_add(
     spec: &Spec,
     r: &Result<u32, String>,
 ) {
-    let mut action = String::with_capacity(64);
-    action.push_str("AddPort ");
-    spec.describe_into(&mut action);
     kernel.trace().emit(
         who,
         layer,
-        action,
+        crate::trace::Text::lazy(AddPortCall(spec.clone())),
         match r {
             Ok(id) => crate::trace::Text::lazy(OkId(*id)),
             Err(m) => crate::kernel::cat(["400 ", m]).into(),
@@ -257,6 +290,34 @@ mod tests {
             let d = Slirp4netns::new(kernel(), "d1/rlk");
             assert_eq!(d.extensions(), Vec::<&str>::new());
         });
+    }
+
+    /// The lazy `AddPort` action is the text the eager one was, and the
+    /// spec's address words are `netip.Addr.String()`'s.
+    #[test]
+    fn add_port_text_is_the_spec_described() {
+        let spec = Spec {
+            proto: Text::from_static("tcp6"),
+            parent_ip: Spec::word("::".parse().unwrap()),
+            parent_port: 32769,
+            child_ip: Spec::word("fd00::2".parse().unwrap()),
+            child_port: 80,
+        };
+        let t = Text::lazy(AddPortCall(spec.clone()));
+        assert!(t.starts_with("AddPort "));
+        assert_eq!(t.as_str(), format!("AddPort {}", spec.describe()));
+        assert_eq!(t.as_str(), "AddPort tcp6 [::]:32769 => [fd00::2]:80");
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "::",
+            "::1",
+            "10.0.2.100",
+            "::ffff:1.2.3.4",
+        ] {
+            let a: IpAddr = ip.parse().unwrap();
+            assert_eq!(Spec::word(a).as_str(), a.to_string());
+        }
     }
 
     /// The `RemovePort` trace text starts with the head it announces.
