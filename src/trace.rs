@@ -122,6 +122,7 @@ impl Text {
     }
 
     /// The text (written now if it was not yet).
+    #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Static(s) => s,
@@ -131,6 +132,7 @@ impl Text {
     }
 
     /// What the text is known to start with without writing it.
+    #[inline]
     fn known_head(&self) -> &str {
         match &self.0 {
             Repr::Lazy(l) => l.head(),
@@ -140,6 +142,7 @@ impl Text {
 
     /// Does the text start with `p`? Answered from the [`Render::head`]
     /// when that decides it.
+    #[inline]
     pub fn starts_with(&self, p: &str) -> bool {
         let h = self.known_head();
         if p.len() <= h.len() {
@@ -178,6 +181,7 @@ impl Text {
 
     /// Equal to `o`? A lazy text whose head `o` does not start with is
     /// not, and is not written to find out.
+    #[inline]
     pub fn is(&self, o: &str) -> bool {
         o.starts_with(self.known_head()) && self.as_str() == o
     }
@@ -208,30 +212,30 @@ impl Text {
     /// thread meets are kept for its life), so an event's names cost no
     /// allocation and no reference count, and a steady exploration
     /// allocates none.
+    #[inline]
     pub fn name(s: &str) -> Text {
-        /// Enough for every scenario's actors and layers; past it names
-        /// are simply copied (memory stays flat).
-        const MAX_NAMES: usize = 512;
-        /// Slots of the cache by the caller's address.
-        const SLOTS: usize = 64;
-        thread_local! {
-            /// Looked up by hash, never iterated: no order reaches output.
-            static NAMES: RefCell<HashMap<&'static str, (), BuildHasherDefault<Fnv>>> =
-                RefCell::new(HashMap::default());
-            /// Callers pass the same stored name again and again (a
-            /// layer's field, a scenario's container name): the address
-            /// of the bytes picks a slot, and the bytes are still compared,
-            /// so an address reused for other bytes only misses.
-            static RECENT: RefCell<[(usize, &'static str); SLOTS]> =
-                const { RefCell::new([(0, ""); SLOTS]) };
-        }
         let at = s.as_ptr() as usize;
-        let slot = (at >> 3 ^ s.len()) % SLOTS;
-        let (a, n) = RECENT.with(|r| r.borrow()[slot]);
+        let slot = (at >> 3 ^ s.len()) % NAME_SLOTS;
+        let (a, n) = RECENT_NAMES.with(|r| r[slot].get());
         // `s` itself interned (a layer passing a kept name's text on) is
         // the same bytes: no comparison.
         if a == at && n.len() == s.len() && (n.as_ptr() as usize == at || n == s) {
             return Text(Repr::Static(n));
+        }
+        Text::name_missed(s, at, slot)
+    }
+
+    /// [`Text::name`] past the cache: the table, or a new name.
+    #[cold]
+    #[inline(never)]
+    fn name_missed(s: &str, at: usize, slot: usize) -> Text {
+        /// Enough for every scenario's actors and layers; past it names
+        /// are simply copied (memory stays flat).
+        const MAX_NAMES: usize = 512;
+        thread_local! {
+            /// Looked up by hash, never iterated: no order reaches output.
+            static NAMES: RefCell<HashMap<&'static str, (), BuildHasherDefault<Fnv>>> =
+                RefCell::new(HashMap::default());
         }
         let interned = NAMES.with(|names| {
             let mut names = names.borrow_mut();
@@ -247,12 +251,24 @@ impl Text {
         });
         match interned {
             Some(n) => {
-                RECENT.with(|r| r.borrow_mut()[slot] = (at, n));
+                RECENT_NAMES.with(|r| r[slot].set((at, n)));
                 Text(Repr::Static(n))
             }
             None => Text::from(s),
         }
     }
+}
+
+/// Slots of [`Text::name`]'s cache by the caller's address.
+const NAME_SLOTS: usize = 64;
+
+thread_local! {
+    /// Callers pass the same stored name again and again (a layer's field,
+    /// a scenario's container name): the address of the bytes picks a
+    /// slot, and the bytes are still compared, so an address reused for
+    /// other bytes only misses.
+    static RECENT_NAMES: [std::cell::Cell<(usize, &'static str)>; NAME_SLOTS] =
+        const { [const { std::cell::Cell::new((0, "")) }; NAME_SLOTS] };
 }
 
 /// An actor or layer name for [`Trace::emit`]: a string is interned
@@ -325,19 +341,30 @@ impl<T: Copy> ByName<T> {
     }
 
     /// What `f` says of `t`'s text, from the cache when `t` was seen.
+    /// (Inlined: a hit is a few instructions; a miss is the call.)
+    #[inline(always)]
     pub fn get(&mut self, t: &Text, f: impl FnOnce(&str) -> T) -> T {
+        if let Text(Repr::Static(s)) = t {
+            let (at, len) = (s.as_ptr() as usize, s.len());
+            if let Some((a, l, v)) = self.slots[(at >> 3 ^ len) % 64]
+                && a == at
+                && l == len
+            {
+                return v;
+            }
+        }
+        self.miss(t, f)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn miss(&mut self, t: &Text, f: impl FnOnce(&str) -> T) -> T {
         let Some((at, len)) = t.identity() else {
             return f(t.as_str());
         };
-        let slot = &mut self.slots[(at >> 3 ^ len) % 64];
-        match *slot {
-            Some((a, l, v)) if a == at && l == len => v,
-            _ => {
-                let v = f(t.as_str());
-                *slot = Some((at, len, v));
-                v
-            }
-        }
+        let v = f(t.as_str());
+        self.slots[(at >> 3 ^ len) % 64] = Some((at, len, v));
+        v
     }
 }
 
