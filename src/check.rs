@@ -218,6 +218,7 @@ impl Touched {
         Place::of(layer, names, nss).touched(action, result)
     }
 
+    #[inline]
     fn part(self, d: usize, bits: u8) -> bool {
         match self {
             Touched::All => true,
@@ -288,6 +289,7 @@ impl Place {
     }
 
     /// [`Touched::of`] for an event of this layer.
+    #[inline]
     fn touched(self, action: &Text, result: &Text) -> Touched {
         let closes = || action.starts_with("close ");
         match self {
@@ -787,6 +789,7 @@ fn closed_sock(action: &Text) -> Option<SockId> {
 /// others depend on the ports and the bindings, whose own events re-check
 /// them). When nothing holds S the close touches nothing; otherwise `t`
 /// stands, and the step checks run as before.
+#[inline]
 fn narrow(w: &dyn View, k: &Checker, t: Touched, action: &Text) -> Touched {
     let holds = match t {
         Touched::Host => {
@@ -1096,6 +1099,7 @@ fn held_reservations_into(
 /// protocol compared by identity first: both sides name it with the
 /// same `'static` words, and comparing their bytes was a library call
 /// per comparison.
+#[inline]
 fn res_cmp(a: &Reservation, b: &Reservation) -> std::cmp::Ordering {
     a.0.cmp(&b.0)
         .then_with(|| {

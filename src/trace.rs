@@ -569,7 +569,9 @@ type Observer = Box<dyn Fn(&Event) + Send + Sync>;
 #[derive(Default)]
 pub struct Trace {
     events: crate::sync::StateCell<Vec<Event>>,
-    observer: OnceLock<Observer>,
+    /// Held while it runs: [`Trace::unobserve`] waits for a call in
+    /// flight, and no call starts after it.
+    observer: crate::sync::StateCell<Option<Observer>>,
 }
 
 impl Trace {
@@ -578,7 +580,7 @@ impl Trace {
         // cost more than the whole allocation).
         Arc::new(Trace {
             events: crate::sync::StateCell::new(Vec::with_capacity(512)),
-            observer: OnceLock::new(),
+            observer: crate::sync::StateCell::new(None),
         })
     }
 
@@ -586,7 +588,16 @@ impl Trace {
     /// is emitted, before [`Trace::len`] counts it (except under
     /// `os-threads`): it reads the step from the event's `seq`.
     pub fn observe(&self, f: impl Fn(&Event) + Send + Sync + 'static) {
-        let _ = self.observer.set(Box::new(f));
+        let mut o = crate::sync::state(&self.observer);
+        if o.is_none() {
+            *o = Some(Box::new(f));
+        }
+    }
+
+    /// Remove the observer (its owner is going away): a call in flight
+    /// finishes first, and later events are only recorded.
+    pub fn unobserve(&self) {
+        *crate::sync::state(&self.observer) = None;
     }
 
     /// Record one step and notify the observer. Never a scheduling point.
@@ -601,6 +612,9 @@ impl Trace {
     ) {
         let (who, layer) = (who.into_name(), layer.into_name());
         let (action, result) = (action.into(), result.into());
+        // The observer first: a reader of the events inside it never
+        // waits for an emitter holding them.
+        let observer = crate::sync::state(&self.observer);
         let mut evs = crate::sync::state(&self.events);
         let ev = Event {
             seq: evs.len() + 1,
@@ -609,7 +623,7 @@ impl Trace {
             action,
             result,
         };
-        let Some(obs) = self.observer.get() else {
+        let Some(obs) = observer.as_ref() else {
             evs.push(ev);
             return;
         };

@@ -456,6 +456,14 @@ fn allocator_for(kernel: &Kernel, ns: NsId, daemon: &str, policy: &dyn Policy) -
     )
 }
 
+/// The trace outlives the world (the kernel and the reports share it):
+/// its observer, which reads the world, is removed first.
+impl Drop for World {
+    fn drop(&mut self) {
+        self.trace.unobserve();
+    }
+}
+
 impl World {
     /// Build the world for `scenario` on `net`, watched by `monitor`.
     /// Fixed occupants bind now.
@@ -544,11 +552,15 @@ impl World {
             occupant_socks: StateCell::new(vec![Vec::new(); no]),
             monitor,
         });
-        let weak = Arc::downgrade(&world);
+        let at = Arc::as_ptr(&world) as usize;
         trace.observe(move |ev| {
-            if let Some(w) = weak.upgrade() {
-                w.monitor.after_step(&*w, ev);
-            }
+            // SAFETY: `at` is the address of the world inside its Arc,
+            // which does not move. The world's Drop removes this observer
+            // (Trace::unobserve) before anything of the world is freed,
+            // and a call in flight holds the observer, so unobserve waits
+            // for it: the world is alive whenever this runs.
+            let w = unsafe { &*(at as *const World) };
+            w.monitor.after_step(w, ev);
         });
         for (i, o) in world.scenario.occupants.iter().enumerate() {
             if o.kind == OccupantKind::Fixed {
@@ -758,6 +770,56 @@ mod tests {
         assert_eq!(all.len(), MAX_CONTAINERS_PER_DAEMON);
         assert!(!all.contains(&std::net::Ipv4Addr::new(172, 17, 0, 0)));
         assert!(!all.contains(&std::net::Ipv4Addr::new(172, 17, 0, 1)));
+    }
+
+    /// Counts the events it is shown, and reads the world each time.
+    struct Counting(std::sync::Mutex<Vec<usize>>);
+
+    impl Monitor for Counting {
+        fn after_step(&self, view: &dyn View, ev: &Event) {
+            assert_eq!(view.daemon_count(), 1, "the world is there to read");
+            self.0.lock().unwrap().push(ev.seq);
+        }
+        fn after_failed_start(&self, _: &dyn View, _: usize) {}
+        fn at_end(&self, _: &dyn View) {}
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    /// The monitor sees every event while its world lives; the trace,
+    /// which outlives the world, then only records.
+    #[test]
+    fn the_monitor_sees_the_worlds_events_and_none_after_it_is_gone() {
+        let sc = Arc::new(
+            crate::scenario::parse_str("g", &crate::scenario::generate::sequential_starts(1))
+                .unwrap(),
+        );
+        let policy = crate::mapper::by_name("moby-master").unwrap();
+        let seen = Arc::new(Counting(std::sync::Mutex::new(Vec::new())));
+        let s2 = seen.clone();
+        crate::sync::run_once(move || {
+            let w = World::build_with(
+                sc.clone(),
+                policy,
+                Arc::new(crate::kernel::sim::SimNet::new()),
+                s2.clone(),
+            )
+            .unwrap();
+            let trace = w.trace.clone();
+            let before = trace.len();
+            trace.emit("c1", "d1/daemon", "seen", "");
+            drop(w);
+            trace.emit("c1", "d1/daemon", "after the world", "");
+            assert_eq!(trace.len(), before + 2, "both recorded");
+            let seen = s2.0.lock().unwrap().clone();
+            let expected: Vec<usize> = (1..=before + 1).collect();
+            assert_eq!(
+                seen, expected,
+                "every event up to the drop, in order, none after"
+            );
+        });
+        assert!(!seen.0.lock().unwrap().is_empty());
     }
 
     /// 300 containers on one daemon: the build used to overflow a u8

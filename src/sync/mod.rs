@@ -211,8 +211,6 @@ pub mod labels {
 
     #[derive(Default)]
     struct Registry {
-        on: bool,
-        extra: bool,
         at: BTreeMap<usize, String>,
         child: Option<String>,
         choice: Option<(String, u64)>,
@@ -220,6 +218,10 @@ pub mod labels {
 
     thread_local! {
         static REG: RefCell<Registry> = RefCell::new(Registry::default());
+        /// Labelling on, and the extra points: read at every lock, so
+        /// plain cells apart from the registry.
+        static ON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        static EXTRA: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
 
     fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
@@ -239,7 +241,7 @@ pub mod labels {
     /// forget every label (call at the start of each execution).
     pub fn set_on(on: bool) {
         with(|r| {
-            r.on = on;
+            ON.with(|c| c.set(on));
             r.at.clear();
             r.child = None;
             r.choice = None;
@@ -250,18 +252,18 @@ pub mod labels {
     }
 
     pub fn is_on() -> bool {
-        with(|r| r.on)
+        ON.with(|c| c.get())
     }
 
     /// Test-only: an extra scheduling point (a yield named `<label>
     /// (extra point)`) before every [`super::lock_at`]. Off by default; per
     /// OS thread, so a test switches it for its own runs only.
     pub fn set_extra_points(on: bool) {
-        with(|r| r.extra = on);
+        EXTRA.with(|c| c.set(on));
     }
 
     pub fn extra_points() -> bool {
-        with(|r| r.extra)
+        EXTRA.with(|c| c.get())
     }
 
     /// The label of `task`'s next scheduling point. A task the registry has
@@ -290,7 +292,7 @@ pub mod labels {
     pub(super) fn set_current(l: String) {
         let id = me();
         with(|r| {
-            if r.on {
+            if is_on() {
                 r.at.insert(id, l);
             }
         });
@@ -304,7 +306,7 @@ pub mod labels {
 
     /// Name the acquisition; returns the release's name.
     pub(super) fn before_lock(label: impl FnOnce() -> String) -> Option<String> {
-        let (on, extra) = with(|r| (r.on, r.extra));
+        let (on, extra) = (is_on(), extra_points());
         if !on && !extra {
             return None;
         }
