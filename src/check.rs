@@ -454,7 +454,10 @@ struct Scratch {
     claims: Vec<Claim>,
     order: Vec<usize>,
     pairs: Vec<(usize, usize)>,
-    child_open: Vec<Option<Vec<SockId>>>,
+    child_open: Vec<Lazily<Vec<SockId>>>,
+    host_open: Lazily<Vec<SockId>>,
+    /// The step checks': daemons with a start or stop in flight.
+    busy: Vec<bool>,
     rlk_ports: Vec<Option<RlkPorts>>,
     /// Allocator consistency's: what the live bindings hold, and what
     /// the allocator reserves.
@@ -582,7 +585,9 @@ impl Checker {
         }
         // Daemons with a start or stop in flight, in one pass over the
         // containers.
-        let mut busy = vec![false; n];
+        let mut busy = std::mem::take(&mut crate::sync::state(&self.scratch).busy);
+        busy.clear();
+        busy.resize(n, false);
         w.with_phases(&mut |phases| {
             for (c, p) in w.scenario().containers.iter().zip(phases) {
                 if matches!(p, Phase::Starting | Phase::Stopping) {
@@ -591,7 +596,7 @@ impl Checker {
             }
         });
         let mut dirty = dirty;
-        for (di, busy) in busy.into_iter().enumerate() {
+        for (di, &busy) in busy.iter().enumerate() {
             if busy {
                 continue;
             }
@@ -605,6 +610,7 @@ impl Checker {
                 out.push((Property::AllocatorConsistency, m));
             }
         }
+        crate::sync::state(&self.scratch).busy = busy;
         out
     }
 
@@ -823,13 +829,32 @@ fn narrow(w: &dyn View, k: &Checker, t: Touched, action: &Text) -> Touched {
 }
 
 /// The ids of the sockets open in `ns` (the table only: no owner labels),
-/// sorted.
-fn open_ids(w: &dyn View, k: &Checker, ns: NsId) -> Vec<SockId> {
-    let mut ids: Vec<SockId> = w.open_sockets(ns).into_iter().map(|s| s.id).collect();
+/// sorted, into `ids` (emptied first: a kept buffer).
+fn open_ids_into(w: &dyn View, k: &Checker, ns: NsId, ids: &mut Vec<SockId>) {
+    ids.clear();
+    w.open_ids_into(ns, ids);
     ids.sort_unstable();
     ids.dedup();
     k.tick(ids.len());
-    ids
+}
+
+/// A kept buffer read at most once per check, when first wanted:
+/// `filled` says whether it holds this check's value.
+#[derive(Default)]
+struct Lazily<T> {
+    filled: bool,
+    value: T,
+}
+
+impl<T> Lazily<T> {
+    /// The value, filled by `fill` if this check has not read it yet.
+    fn get(&mut self, fill: impl FnOnce(&mut T)) -> &T {
+        if !self.filled {
+            fill(&mut self.value);
+            self.filled = true;
+        }
+        &self.value
+    }
 }
 
 /// What the step checks read of one live binding, copied out of the
@@ -930,6 +955,7 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
         order,
         pairs,
         child_open,
+        host_open,
         rlk_ports,
         ..
     } = &mut *scratch;
@@ -948,10 +974,13 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
         format!("{ep}'s {b}")
     };
     claims.clear();
-    let mut host_open: Option<Vec<SockId>> = full.then(|| open_ids(w, k, NsId::HOST));
+    host_open.filled = false;
+    if full {
+        host_open.get(|ids| open_ids_into(w, k, NsId::HOST, ids));
+    }
     // Per daemon, read once: its child table, its rootlesskit ports.
-    child_open.clear();
-    child_open.resize(n, None);
+    child_open.iter_mut().for_each(|c| c.filled = false);
+    child_open.resize_with(n, Lazily::default);
     rlk_ports.clear();
     rlk_ports.resize(n, None);
     for (i, b) in live.iter().enumerate() {
@@ -962,7 +991,7 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
                 None => msgs.push(format!("{} holds no child socket", desc(i))),
                 Some(s)
                     if child_open[di]
-                        .get_or_insert_with(|| open_ids(w, k, ns))
+                        .get(|ids| open_ids_into(w, k, ns, ids))
                         .binary_search(&s)
                         .is_err() =>
                 {
@@ -1003,7 +1032,7 @@ fn double_ownership(w: &dyn View, k: &Checker, scope: Scope) -> Vec<String> {
                 Ok(x) => {
                     if let Some(s) = ports[x].1
                         && host_open
-                            .get_or_insert_with(|| open_ids(w, k, NsId::HOST))
+                            .get(|ids| open_ids_into(w, k, NsId::HOST, ids))
                             .binary_search(&s)
                             .is_err()
                     {

@@ -28,7 +28,6 @@ use crate::sync::StateCell;
 use crate::trace::{Event, Name, Text, Trace};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -87,16 +86,25 @@ pub struct StartOutcome {
 impl StartOutcome {
     /// `ok 32768` / `error: <text>`.
     pub fn summary(&self) -> String {
+        let mut s = String::new();
+        self.summary_into(&mut s);
+        s
+    }
+
+    /// [`StartOutcome::summary`] appended to `s`.
+    pub fn summary_into(&self, s: &mut String) {
         match &self.error {
             None => {
-                let mut s = String::from("ok");
+                s.push_str("ok");
                 for (i, p) in self.ports.iter().enumerate() {
                     s.push(if i == 0 { ' ' } else { ',' });
-                    crate::kernel::push_decimal(&mut s, (*p).into());
+                    crate::kernel::push_decimal(s, (*p).into());
                 }
-                s
             }
-            Some(e) => format!("error: {e}"),
+            Some(e) => {
+                s.push_str("error: ");
+                s.push_str(e);
+            }
         }
     }
 }
@@ -196,6 +204,10 @@ pub trait View {
     fn child_host_ip(&self, d: usize, proto: &str, host_ip: IpAddr) -> Option<IpAddr>;
     /// The sockets open in `ns` (the table only: no owner labels).
     fn open_sockets(&self, ns: NsId) -> Vec<SockInfo>;
+    /// The ids of [`View::open_sockets`], appended to `out`.
+    fn open_ids_into(&self, ns: NsId, out: &mut Vec<SockId>) {
+        out.extend(self.open_sockets(ns).iter().map(|s| s.id));
+    }
     /// The sockets open in `ns` with their owners.
     fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)>;
     /// [`View::sockets`] lent to `f` (which must not read the view again).
@@ -268,6 +280,9 @@ impl View for World {
     fn open_sockets(&self, ns: NsId) -> Vec<SockInfo> {
         self.kernel.net().sockets(ns)
     }
+    fn open_ids_into(&self, ns: NsId, out: &mut Vec<SockId>) {
+        self.kernel.net().open_ids_into(ns, out)
+    }
     fn sockets(&self, ns: NsId) -> Vec<(SockInfo, String)> {
         self.kernel.sockets(ns)
     }
@@ -299,13 +314,18 @@ pub fn endpoint_id(daemon: &str, container: &str) -> String {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    let mut out = String::new();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
     for _ in 0..4 {
         h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = h;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        let _ = write!(out, "{:016x}", z ^ (z >> 31));
+        let z = z ^ (z >> 31);
+        // `{:016x}`: sixteen digits, the highest first.
+        for k in (0..16).rev() {
+            out.push(char::from(HEX[(z >> (4 * k) & 0xf) as usize]));
+        }
     }
     out
 }
@@ -420,16 +440,25 @@ pub fn step_ns(table: &[NetnsRow], step: NetnsStep, detach_netns: bool, child: N
     }
 }
 
+/// `ip_local_port_range` as the sysctl reads: `32768\t60999`.
+fn range_text((lo, hi): (u16, u16)) -> String {
+    let mut t = String::with_capacity(11);
+    crate::kernel::push_decimal(&mut t, lo.into());
+    t.push('\t');
+    crate::kernel::push_decimal(&mut t, hi.into());
+    t
+}
+
 fn ns_configs(s: &Scenario) -> Vec<NsConfig> {
     let host = NsConfig {
         ip_unprivileged_port_start: s.host.unprivileged_port_start,
-        ip_local_port_range: format!("{}\t{}", s.host.port_range.0, s.host.port_range.1),
+        ip_local_port_range: range_text(s.host.port_range),
         ..NsConfig::default()
     };
     let mut v = vec![host];
     for d in &s.daemons {
         v.push(NsConfig {
-            ip_local_port_range: format!("{}\t{}", d.port_range.0, d.port_range.1),
+            ip_local_port_range: range_text(d.port_range),
             ip_local_reserved_ports: d.reserved_ports.clone(),
             // dockerd is root in its own namespaces.
             ip_unprivileged_port_start: 1024,
@@ -441,7 +470,7 @@ fn ns_configs(s: &Scenario) -> Vec<NsConfig> {
 /// The daemon's port allocator, reading its child namespace; a policy
 /// whose allocator does not skip reserved ports (v28.5.2) gets none.
 fn allocator_for(kernel: &Kernel, ns: NsId, daemon: &str, policy: &dyn Policy) -> PortAllocator {
-    let layer = format!("{daemon}/allocator");
+    let layer = crate::kernel::cat([daemon, "/allocator"]);
     let a = PortAllocator::from_namespace(kernel, ns, &layer);
     if policy.skips_reserved_ports() {
         return a;
@@ -478,7 +507,7 @@ impl World {
         let mut daemons = Vec::new();
         for (i, d) in scenario.daemons.iter().enumerate() {
             let ns = NsId::child(i);
-            let rlk_layer = format!("{}/rlk", d.name);
+            let rlk_layer = crate::kernel::cat([&d.name, "/rlk"]);
             let driver: Arc<dyn PortDriver> = match d.port_driver {
                 PortDriverKind::Builtin => {
                     let b = Builtin::new(kernel.clone(), &rlk_layer);
@@ -502,7 +531,7 @@ impl World {
             let at = |step| step_ns(NETNS_BY_MODE, step, d.detach_netns, ns);
             daemons.push(Daemon {
                 name: d.name.clone(),
-                layer: Name::new(&format!("{}/daemon", d.name)),
+                layer: Name::new(&crate::kernel::cat([&d.name, "/daemon"])),
                 ns: at(NetnsStep::Probe),
                 allocator: allocator_for(&kernel, at(NetnsStep::ReadSysctls), &d.name, policy),
                 pdc: PortDriverClient::new(driver),
@@ -583,7 +612,7 @@ impl World {
         let env = d.env(&self.kernel);
         self.set_phase(c, Phase::Starting);
         let who = &self.names[c];
-        let start = Text::from(format!("start {}", cfg.name));
+        let start = Text::from(crate::kernel::cat(["start ", &cfg.name]));
         self.trace.emit(who, &d.layer, start.clone(), "");
         // The interned name, passed down: every layer's event names its
         // actor without comparing bytes (Text::name).
@@ -605,7 +634,10 @@ impl World {
                             // `host_ip:host_port->port/proto`, one buffer.
                             let mut s = String::with_capacity(40);
                             crate::kernel::addr_port_into(&mut s, x.host_ip, x.host_port);
-                            let _ = write!(s, "->{}/{}", x.port, x.proto);
+                            s.push_str("->");
+                            crate::kernel::push_decimal(&mut s, x.port.into());
+                            s.push('/');
+                            s.push_str(x.proto.as_str());
                             s
                         })
                         .collect(),
@@ -621,17 +653,18 @@ impl World {
                 error: Some(bridge::user_error(e)),
             },
         };
-        sync::state(&self.outcomes)[c] = Some(outcome.clone());
+        let (ok, summary) = (outcome.ok, outcome.summary());
+        sync::state(&self.outcomes)[c] = Some(outcome);
         self.set_phase(
             c,
-            if outcome.ok {
+            if ok {
                 Phase::Running
             } else {
                 Phase::StartFailed
             },
         );
-        self.trace.emit(who, &d.layer, start, outcome.summary());
-        if !outcome.ok {
+        self.trace.emit(who, &d.layer, start, summary);
+        if !ok {
             if cfg!(loom) {
                 self.kernel
                     .observe_all(|| self.monitor.after_failed_start(self, c));
@@ -681,7 +714,7 @@ impl World {
         }
         self.set_phase(c, Phase::Stopped);
         self.trace
-            .emit(who, layer, format!("stop {}", cfg.name), "");
+            .emit(who, layer, crate::kernel::cat(["stop ", &cfg.name]), "");
     }
 
     /// Who acts and what they do, as scheduling-point labels name a
@@ -695,7 +728,7 @@ impl World {
             Action::Close(o) => (&sc.occupants[o].name, "close"),
             Action::Race(o) => (&sc.occupants[o].name, "race"),
         };
-        (who.clone(), format!("{verb} {who}"))
+        (who.clone(), crate::kernel::cat([verb, " ", who]))
     }
 
     fn act(&self, a: Action) {
@@ -770,6 +803,30 @@ mod tests {
         assert_eq!(all.len(), MAX_CONTAINERS_PER_DAEMON);
         assert!(!all.contains(&std::net::Ipv4Addr::new(172, 17, 0, 0)));
         assert!(!all.contains(&std::net::Ipv4Addr::new(172, 17, 0, 1)));
+    }
+
+    #[test]
+    fn endpoint_ids_are_the_formatter_s_sixteen_digit_words() {
+        // As the stale-bindings snapshot shows it (d1/c2).
+        assert_eq!(
+            endpoint_id("d1", "c2"),
+            "8e01df129c7075b3197abf5caaabf2e363985bdaf98e18562aa679e9001cf1e5"
+        );
+        // Leading zeros kept, as `{:016x}` keeps them.
+        for (d, c) in [("d1", "c1"), ("", ""), ("daemon-two", "web")] {
+            let id = endpoint_id(d, c);
+            assert_eq!(id.len(), 64);
+            for w in id.as_bytes().chunks(16) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert_eq!(format!("{:016x}", u64::from_str_radix(w, 16).unwrap()), w);
+            }
+        }
+    }
+
+    #[test]
+    fn a_port_range_reads_as_the_sysctl_writes_it() {
+        assert_eq!(range_text((32768, 60999)), "32768\t60999");
+        assert_eq!(range_text((0, 9)), "0\t9");
     }
 
     /// Counts the events it is shown, and reads the world each time.

@@ -232,13 +232,27 @@ pub fn signature(r: &RunReport) -> String {
 }
 
 /// [`signature`] from its parts: `c1=ok 32768 c2=error: ... | violated: convergence`.
-fn signature_of(starts: &[crate::world::StartOutcome], violated: &[Property]) -> String {
-    let starts: Vec<String> = starts
-        .iter()
-        .map(|s| format!("{}={}", s.container, s.summary()))
-        .collect();
-    let bad: Vec<&str> = violated.iter().map(|p| p.name()).collect();
-    format!("{} | violated: {}", starts.join(" "), bad.join(","))
+fn signature_of<'a>(
+    starts: impl IntoIterator<Item = &'a crate::world::StartOutcome>,
+    violated: &[Property],
+) -> String {
+    let mut s = String::new();
+    for (i, o) in starts.into_iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&o.container);
+        s.push('=');
+        o.summary_into(&mut s);
+    }
+    s.push_str(" | violated: ");
+    for (i, p) in violated.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(p.name());
+    }
+    s
 }
 
 /// What one execution hands the harvest: its outcome, the containers
@@ -274,11 +288,6 @@ fn summarize(
 ) -> Result<Done, String> {
     let kind = options.kernel;
     let w = super::run_world(sc, policy, kind, options.paranoid)?;
-    let starts: Vec<crate::world::StartOutcome> = crate::sync::state(&w.outcomes)
-        .iter()
-        .flatten()
-        .cloned()
-        .collect();
     let violated: Vec<Property> = crate::check::Checker::of(&w)
         .expect("run_world installs a checker")
         .verdicts()
@@ -286,17 +295,22 @@ fn summarize(
         .filter(|(_, v)| v.is_some())
         .map(|(p, _)| p)
         .collect();
-    let signature = signature_of(&starts, &violated);
+    // Read in place: the outcomes are not copied out of the world.
+    let (signature, failed) = {
+        let outcomes = crate::sync::state(&w.outcomes);
+        let starts = || outcomes.iter().flatten();
+        let failed = starts()
+            .filter(|s| !s.ok)
+            .map(|s| s.container.clone())
+            .collect();
+        (signature_of(starts(), &violated), failed)
+    };
     let mut reached = crate::coverage::Reached::default();
     w.trace
         .with_events(&mut |evs| reached = crate::coverage::observe(sc, evs));
     let keep = crate::sync::state(harvest).wants_report(&signature, &violated);
     Ok(Done {
-        failed: starts
-            .iter()
-            .filter(|s| !s.ok)
-            .map(|s| s.container.clone())
-            .collect(),
+        failed,
         report: keep.then(|| RunReport::from_world(&w, crate::sync::ENGINE, kind.name(), label)),
         signature,
         reached,

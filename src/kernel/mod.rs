@@ -342,6 +342,11 @@ pub trait Net: Send + Sync {
     fn close(&self, ns: NsId, id: SockId) -> Result<(), Errno>;
     /// Open sockets of `ns`, ordered by id.
     fn sockets(&self, ns: NsId) -> Vec<SockInfo>;
+    /// The ids of [`Net::sockets`], appended to `out` (a checker's kept
+    /// buffer: read after many steps, so without building the infos).
+    fn open_ids_into(&self, ns: NsId, out: &mut Vec<SockId>) {
+        out.extend(self.sockets(ns).iter().map(|s| s.id));
+    }
     /// Would `req` (then listen, if `listen`) succeed now? Leaves no trace
     /// and no socket. Used by checkers.
     fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno>;

@@ -296,6 +296,12 @@ impl Net for SimNet {
             .collect()
     }
 
+    fn open_ids_into(&self, ns: NsId, out: &mut Vec<SockId>) {
+        if let Ok(t) = table(&self.tables(), ns) {
+            out.extend(t.socks.iter().map(|(id, _, _)| *id));
+        }
+    }
+
     fn probe(&self, ns: NsId, req: &BindReq, listen: bool, privileged: bool) -> Result<(), Errno> {
         let tables = self.tables();
         let t = table(&tables, ns)?;
