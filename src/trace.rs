@@ -113,6 +113,23 @@ impl Text {
     /// The empty text (a result with nothing to say).
     pub const EMPTY: Text = Text::from_static("");
 
+    /// Text written now by `write` into a kept buffer and copied once
+    /// into place: one allocation, where a `String` made for it and then
+    /// turned into a text is two (and a copy of the buffer's growth).
+    pub fn build(write: impl FnOnce(&mut String)) -> Text {
+        thread_local! {
+            static BUF: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+        }
+        // Taken, not borrowed: a `write` that builds a text itself gets a
+        // buffer of its own.
+        let mut buf = BUF.take();
+        buf.clear();
+        write(&mut buf);
+        let t = Text::from(buf.as_str());
+        BUF.set(buf);
+        t
+    }
+
     /// Text written by `r` the first time it is read.
     pub fn lazy(r: impl Render) -> Text {
         Text(Repr::Lazy(Arc::new(Cell {

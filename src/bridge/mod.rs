@@ -25,7 +25,7 @@ pub mod sort;
 
 use crate::error::GoError;
 use crate::kernel::{Kernel, cat};
-use crate::mapper::common::describe_group;
+use crate::mapper::common::describe_group_into;
 use crate::mapper::{BridgeHooks, BridgePorts, Env, Policy, PortBinding, PortBindingReq, Proxy};
 use crate::scenario::PublishSpec;
 use crate::sync;
@@ -338,22 +338,30 @@ impl Bridge {
         reqs: Vec<PortBindingReq>,
     ) -> Result<Vec<PortBinding>, GoError> {
         let trace = env.kernel.trace();
-        let what = cat(["MapPorts ", &describe_group(&reqs)]);
+        let what = Text::build(|s| {
+            s.push_str("MapPorts ");
+            describe_group_into(s, &reqs);
+        });
         let mut bindings = match policy.map_ports(env, who, &cat([&self.daemon, ":", who]), reqs) {
             Ok(b) => b,
             Err(e) => {
-                env.with_layer(|layer| trace.emit(who, layer, what, cat(["error: ", &e.text])));
+                let error = Text::build(|s| {
+                    s.push_str("error: ");
+                    s.push_str(&e.text);
+                });
+                env.with_layer(|layer| trace.emit(who, layer, what, error));
                 return Err(e);
             }
         };
-        let mut ok = String::with_capacity(3 + 6 * bindings.len());
-        ok.push_str("ok ");
-        for (i, b) in bindings.iter().enumerate() {
-            if i > 0 {
-                ok.push(',');
+        let ok = Text::build(|ok| {
+            ok.push_str("ok ");
+            for (i, b) in bindings.iter().enumerate() {
+                if i > 0 {
+                    ok.push(',');
+                }
+                crate::kernel::push_decimal(ok, b.host_port.into());
             }
-            crate::kernel::push_decimal(&mut ok, b.host_port.into());
-        }
+        });
         env.with_layer(|layer| trace.emit(who, layer, what, ok));
         for b in bindings.iter_mut() {
             if b.rootlesskit_unsupported || b.stop_proxy.is_some() {

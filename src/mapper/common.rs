@@ -249,27 +249,33 @@ pub fn deferred_unmap(env: &Env, who: &str, policy: &dyn super::Policy, bindings
 
 /// A trace summary of a group: `[0.0.0.0 ::] tcp/80 0-0`.
 pub fn describe_group(cfg: &[PortBindingReq]) -> String {
+    let mut s = String::with_capacity(32 + 16 * cfg.len());
+    describe_group_into(&mut s, cfg);
+    s
+}
+
+/// [`describe_group`] appended to `s`.
+pub fn describe_group_into(s: &mut String, cfg: &[PortBindingReq]) {
     use crate::kernel::{push_decimal, push_ip};
     let Some(c) = cfg.first() else {
-        return "[]".to_string();
+        s.push_str("[]");
+        return;
     };
-    let mut s = String::with_capacity(32 + 16 * cfg.len());
     s.push('[');
     for (i, r) in cfg.iter().enumerate() {
         if i > 0 {
             s.push(' ');
         }
-        push_ip(&mut s, r.host_ip);
+        push_ip(s, r.host_ip);
     }
     s.push_str("] ");
     s.push_str(c.proto.as_str());
     s.push('/');
-    push_decimal(&mut s, c.port.into());
+    push_decimal(s, c.port.into());
     s.push(' ');
-    push_decimal(&mut s, c.host_port.into());
+    push_decimal(s, c.host_port.into());
     s.push('-');
-    push_decimal(&mut s, c.host_port_end.into());
-    s
+    push_decimal(s, c.host_port_end.into());
 }
 
 #[cfg(test)]

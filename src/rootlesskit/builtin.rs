@@ -104,8 +104,8 @@ impl Builtin {
                 format!("ok id={id} port={}", got.parent_port),
             ),
             _ => {
-                let ids = r.as_ref().map(|(id, _)| *id).map_err(Clone::clone);
-                trace_add(&self.kernel, &self.layer, who, spec, &ids)
+                let ids = r.as_ref().map(|(id, _)| *id).map_err(String::as_str);
+                trace_add(&self.kernel, &self.layer, who, spec, ids)
             }
         }
         r

@@ -174,15 +174,18 @@ fn trace_add(
     layer: &crate::trace::Name,
     who: &str,
     spec: &Spec,
-    r: &Result<u32, String>,
+    r: Result<u32, &str>,
 ) {
     kernel.trace().emit(
         who,
         layer,
         crate::trace::Text::lazy(AddPortCall(spec.clone())),
         match r {
-            Ok(id) => crate::trace::Text::lazy(OkId(*id)),
-            Err(m) => crate::kernel::cat(["400 ", m]).into(),
+            Ok(id) => crate::trace::Text::lazy(OkId(id)),
+            Err(m) => crate::trace::Text::build(|s| {
+                s.push_str("400 ");
+                s.push_str(m);
+            }),
         },
     );
 }

@@ -218,7 +218,13 @@ impl PortDriver for Slirp4netns {
 
     fn add_port(&self, who: &str, spec: &Spec) -> Result<u32, String> {
         let r = self.add(who, spec);
-        trace_add(&self.kernel, &self.layer, who, spec, &r);
+        trace_add(
+            &self.kernel,
+            &self.layer,
+            who,
+            spec,
+            r.as_ref().map(|id| *id).map_err(String::as_str),
+        );
         r
     }
 
