@@ -268,31 +268,32 @@ pub fn cat<const N: usize>(parts: [&str; N]) -> String {
 
 /// `n` in decimal appended to `out`, as `Display` writes it.
 pub fn push_decimal(out: &mut String, n: i64) {
-    /// "00", "01", ..., "99": two digits at a time, copied as text (no
-    /// character-by-character push, no UTF-8 check).
-    const PAIRS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+    /// "00", "01", ..., "99": two digits at a time.
+    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+    // Written from the lowest digits at the end of the buffer, then
+    // copied once.
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    while v >= 100 {
+        let p = 2 * (v % 100) as usize;
+        v /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if v >= 10 {
+        let p = 2 * v as usize;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        at -= 1;
+        buf[at] = b'0' + v as u8;
+    }
     if n < 0 {
         out.push('-');
     }
-    let mut v = n.unsigned_abs();
-    // The pairs from the lowest, then written from the highest.
-    let mut pairs = [0usize; 10];
-    let mut k = 0;
-    while v >= 100 {
-        pairs[k] = (v % 100) as usize;
-        v /= 100;
-        k += 1;
-    }
-    let top = v as usize;
-    out.reserve(2 * k + 2);
-    if top < 10 {
-        out.push_str(&PAIRS[2 * top + 1..2 * top + 2]);
-    } else {
-        out.push_str(&PAIRS[2 * top..2 * top + 2]);
-    }
-    for &p in pairs[..k].iter().rev() {
-        out.push_str(&PAIRS[2 * p..2 * p + 2]);
-    }
+    // SAFETY: `buf[at..]` holds ASCII digits only.
+    out.push_str(unsafe { std::str::from_utf8_unchecked(&buf[at..]) });
 }
 
 /// What a backend reports about one open socket.
