@@ -154,12 +154,48 @@ fn bind_port(action: &str) -> Option<u16> {
 /// or number. Only an occupant's successful host bind has its action
 /// written (to read the port).
 pub fn observe(scenario: &Scenario, trace: &[Event]) -> Reached {
+    walk(scenario, trace, &mut ByName::new(), &mut ByName::new())
+}
+
+/// What [`observe`] worked out from the actor and layer names of one
+/// scenario, kept across its executions (the same interned names come
+/// back in every one). Another scenario starts it afresh.
+#[derive(Default)]
+pub struct Classes {
+    /// The scenario the names were classified in (held, so no other
+    /// scenario can take its place).
+    scenario: Option<std::sync::Arc<Scenario>>,
+    whos: ByName<Who>,
+    layers: ByName<Layer>,
+}
+
+impl Classes {
+    /// [`observe`], classifying each name once per scenario.
+    pub fn observe(&mut self, scenario: &std::sync::Arc<Scenario>, trace: &[Event]) -> Reached {
+        if !self
+            .scenario
+            .as_ref()
+            .is_some_and(|s| std::sync::Arc::ptr_eq(s, scenario))
+        {
+            *self = Classes {
+                scenario: Some(scenario.clone()),
+                ..Classes::default()
+            };
+        }
+        walk(scenario, trace, &mut self.whos, &mut self.layers)
+    }
+}
+
+fn walk(
+    scenario: &Scenario,
+    trace: &[Event],
+    whos: &mut ByName<Who>,
+    layers: &mut ByName<Layer>,
+) -> Reached {
     let mut r = Reached::default();
     let n = scenario.containers.len();
     let mut st = vec![Walk::default(); n];
     let daemon_of = |c: usize| scenario.containers[c].daemon;
-    // Each interned actor and layer name is classified once.
-    let (mut whos, mut layers) = (ByName::new(), ByName::new());
     for e in trace {
         let who = whos.get(&e.who, |w| Who::of(scenario, w));
         let layer = layers.get(&e.layer, Layer::of);
@@ -404,6 +440,35 @@ name = "c2"
 daemon = "d2"
 publish = ["0:80"]
 "#;
+
+    #[test]
+    fn kept_classes_follow_the_scenario_they_are_used_with() {
+        // Interned names, as the world emits them: the cache keeps them.
+        let named = |who, layer, action, result| Event {
+            who: crate::trace::Text::name(who),
+            layer: crate::trace::Text::name(layer),
+            ..ev(who, layer, action, result)
+        };
+        let t = vec![
+            named("c1", "d1/daemon", "start c1", ""),
+            named("c2", "host", "bind tcp 0.0.0.0:9 RA", "ok s1"),
+        ];
+        // In TWO, c2 is a container on another daemon: its event outside
+        // its start is a stop during c1's start. In `other`, c2 is an
+        // occupant.
+        let two = std::sync::Arc::new(sc(TWO));
+        let other = std::sync::Arc::new(sc(&TWO
+            .replace("name = \"c2\"", "name = \"c3\"")
+            .replace("name = \"app\"", "name = \"c2\"")
+            .replace("race app", "race c2")
+            .replace("start c2", "start c3")));
+        let mut kept = Classes::default();
+        for (s, stops) in [(&two, 1), (&two, 1), (&other, 0), (&two, 1)] {
+            let r = kept.observe(s, &t);
+            assert_eq!(r.count(Situation::StopDuringStartOtherDaemon), stops);
+            assert_eq!(r, observe(s, &t));
+        }
+    }
 
     #[test]
     fn a_quiet_start_reaches_nothing() {

@@ -306,8 +306,12 @@ fn summarize(
         (signature_of(starts(), &violated), failed)
     };
     let mut reached = crate::coverage::Reached::default();
-    w.trace
-        .with_events(&mut |evs| reached = crate::coverage::observe(sc, evs));
+    {
+        let mut h = crate::sync::state(harvest);
+        let classes = &mut h.classes;
+        w.trace
+            .with_events(&mut |evs| reached = classes.observe(sc, evs));
+    }
     let keep = crate::sync::state(harvest).wants_report(&signature, &violated);
     Ok(Done {
         failed,
@@ -327,6 +331,8 @@ struct Harvest {
     pending: Option<Result<Done, String>>,
     result: Exploration,
     error: Option<String>,
+    /// Coverage's classified names, kept across the executions.
+    classes: crate::coverage::Classes,
 }
 
 /// `--verify-determinism` state: the execution waiting for its replay.
@@ -558,6 +564,7 @@ fn run_harvest<S: Scheduler + 'static>(
         pending: None,
         result: Exploration::default(),
         error: None,
+        classes: crate::coverage::Classes::default(),
     }));
     let h = Harvester {
         inner: Recorder::new(sched, log.clone(), stop.clone()),
