@@ -717,6 +717,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_built_text_is_what_was_written_even_when_built_inside_another() {
+        let outer = Text::build(|s| {
+            s.push_str("MapPorts ");
+            // A text built while another is being written keeps its own
+            // bytes and leaves the outer buffer alone.
+            let inner = Text::build(|t| t.push_str("400 busy"));
+            assert_eq!(inner.as_str(), "400 busy");
+            s.push_str("[0.0.0.0] tcp/80 0-0");
+        });
+        assert_eq!(outer.as_str(), "MapPorts [0.0.0.0] tcp/80 0-0");
+        // The kept buffer is emptied before the next text.
+        assert_eq!(Text::build(|s| s.push_str("ok 1")).as_str(), "ok 1");
+        assert!(Text::build(|_| {}).is_empty());
+    }
+
+    #[test]
     fn lines_are_numbered_and_stable() {
         let t = Trace::new();
         t.emit(
