@@ -306,13 +306,12 @@ fn summarize(
         (signature_of(starts(), &violated), failed)
     };
     let mut reached = crate::coverage::Reached::default();
-    {
-        let mut h = crate::sync::state(harvest);
-        let classes = &mut h.classes;
-        w.trace
-            .with_events(&mut |evs| reached = classes.observe(sc, evs));
-    }
-    let keep = crate::sync::state(harvest).wants_report(&signature, &violated);
+    let mut h = crate::sync::state(harvest);
+    let classes = &mut h.classes;
+    w.trace
+        .with_events(&mut |evs| reached = classes.observe(sc, evs));
+    let keep = h.wants_report(&signature, &violated);
+    drop(h);
     Ok(Done {
         failed,
         report: keep.then(|| RunReport::from_world(&w, crate::sync::ENGINE, kind.name(), label)),
